@@ -1,0 +1,64 @@
+"""The algorithm registry: CLI names → (class, default config).
+
+Every algorithm lives in its own file; this table is the only place that lists them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from orlkit.algos.base import Algorithm, DataSpec
+from orlkit.algos.bc import BC, BCConfig
+from orlkit.algos.cql_discrete import DiscreteCQL, DiscreteCQLConfig
+from orlkit.algos.dqn import DQN, DQNConfig
+from orlkit.errors import OrlkitError
+
+# name → (class, config factory, one-line description)
+ALGORITHMS: dict[str, tuple[type[Algorithm], Any, str]] = {
+    "bc": (BC, BCConfig, "behavior cloning"),
+    "pct-bc": (BC, lambda: BCConfig(top_pct=0.1), "%BC: behavior cloning on the best 10% of timesteps"),
+    "dqn": (DQN, DQNConfig, "offline DQN (naive off-policy critic)"),
+    "ddqn": (DQN, lambda: DQNConfig(double=True), "offline Double DQN (naive off-policy critic)"),
+    "cql": (DiscreteCQL, DiscreteCQLConfig, "conservative Q-learning (discrete: DDQN + CQL(H) penalty)"),
+}
+
+
+def algorithm_names() -> list[str]:
+    return sorted(ALGORITHMS)
+
+
+def default_config(name: str) -> Any:
+    """The default config dataclass of a registered algorithm."""
+    if name not in ALGORITHMS:
+        raise OrlkitError(f"unknown algorithm '{name}'; choose one of: {', '.join(algorithm_names())}")
+    return ALGORITHMS[name][1]()
+
+
+def config_from_dict(name: str, values: dict[str, Any]) -> Any:
+    """Rebuild a config from its JSON form (lists become tuples where the default is a tuple)."""
+    cfg = default_config(name)
+    known = {f.name for f in dataclasses.fields(cfg)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise OrlkitError(f"unknown config keys for {name}: {', '.join(unknown)}")
+    fixed = {k: tuple(v) if isinstance(getattr(cfg, k), tuple) else v for k, v in values.items()}
+    return dataclasses.replace(cfg, **fixed)
+
+
+def make_algorithm(name: str, spec: DataSpec, config: Any = None, device="cpu", seed: int = 0) -> Algorithm:
+    """Build the registered algorithm ``name`` for data of shape ``spec``."""
+    cls = ALGORITHMS[name][0] if name in ALGORITHMS else None
+    cfg = config if config is not None else default_config(name)
+    if cls is None:  # default_config raised already for unknown names; keep mypy happy
+        raise OrlkitError(f"unknown algorithm '{name}'")
+    try:
+        algo = cls(cfg, spec, device=device, seed=seed)
+    except ValueError as e:
+        raise OrlkitError(f"{name}: {e}") from None
+    algo.name = name
+    return algo
+
+
+__all__ = ["ALGORITHMS", "Algorithm", "DataSpec", "algorithm_names", "config_from_dict", "default_config",
+           "make_algorithm"]

@@ -1,0 +1,160 @@
+"""What every algorithm shares: the data spec, seeding, and the state that checkpoints hold.
+
+An algorithm is one class with
+
+- ``config``: a dataclass of hyperparameters (the paper's defaults);
+- ``update(batch) -> dict[str, float]``: one gradient step, all its losses on one screen;
+- ``act(obs, deterministic) -> np.ndarray``: actions for a batch of observations;
+- ``modules`` / ``optimizers``: dicts the base class saves and loads.
+
+Subclasses inherit from :class:`Algorithm` only (one level of inheritance).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from orlkit.data.dataset import Batch, TransitionDataset
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """Shapes an algorithm needs to build its networks."""
+
+    obs_dim: int
+    n_actions: int | None  # discrete action space size, None for continuous actions
+    action_dim: int  # n_actions for discrete spaces, vector length for continuous ones
+
+    @property
+    def discrete(self) -> bool:
+        return self.n_actions is not None
+
+    @classmethod
+    def from_dataset(cls, ds: TransitionDataset) -> DataSpec:
+        if len(ds.obs_shape) != 1:
+            raise ValueError(f"orlkit's MLP algorithms need flat observations, got shape {ds.obs_shape}")
+        return cls(obs_dim=ds.obs_shape[0], n_actions=ds.n_actions, action_dim=ds.action_dim)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+class Algorithm:
+    """Base class: holds spec, config, device and the random generator; saves and loads state."""
+
+    name: ClassVar[str] = "algorithm"
+    config_class: ClassVar[type]
+    discrete_only: ClassVar[bool] = False
+    continuous_only: ClassVar[bool] = False
+
+    def __init__(self, config: Any, spec: DataSpec, device: torch.device | str = "cpu", seed: int = 0):
+        if self.discrete_only and not spec.discrete:
+            raise ValueError(f"{self.name} needs a discrete action space")
+        if self.continuous_only and spec.discrete:
+            raise ValueError(f"{self.name} needs a continuous action space")
+        self.config = config
+        self.spec = spec
+        self.device = torch.device(device)
+        self.seed = seed
+        torch.manual_seed(seed)  # network initialisation; nothing else draws from the global RNG
+        self.generator = torch.Generator(device=self.device)
+        self.generator.manual_seed(seed + 1)
+        self.modules: dict[str, nn.Module] = {}
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        self.n_updates = 0
+
+    # ------------------------------------------------------------------ interface
+    def prepare_dataset(self, dataset: TransitionDataset) -> TransitionDataset:
+        """The data this algorithm trains on (``%BC`` filters it); the default keeps all of it."""
+        return dataset
+
+    def update(self, batch: Batch) -> dict[str, float]:
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def act(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
+        raise NotImplementedError
+
+    def _obs_tensor(self, obs: np.ndarray) -> tuple[torch.Tensor, bool]:
+        """(B, obs_dim) float tensor on the device, and whether the input was one observation."""
+        x = torch.as_tensor(np.asarray(obs, dtype=np.float32), device=self.device)
+        single = x.ndim == 1
+        return (x.unsqueeze(0) if single else x), single
+
+    @torch.no_grad()
+    def _greedy(self, q_net: nn.Module, obs: np.ndarray) -> np.ndarray:
+        """argmax_a q_net(obs)[a] for one observation or a batch."""
+        x, single = self._obs_tensor(obs)
+        a = q_net(x).argmax(-1).cpu().numpy()
+        return a[0] if single else a
+
+    # ------------------------------------------------------------------ state
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        """Every tensor of the algorithm's state, flat: weights, optimizer moments, RNG states."""
+        out: dict[str, torch.Tensor] = {}
+        for name, module in self.modules.items():
+            for key, t in module.state_dict().items():
+                out[f"modules.{name}.{key}"] = t.detach().cpu().contiguous()
+        for name, opt in self.optimizers.items():
+            for idx, state in opt.state_dict()["state"].items():
+                for key, value in state.items():
+                    t = value if torch.is_tensor(value) else torch.tensor(value)
+                    out[f"optimizers.{name}.{idx}.{key}"] = t.detach().cpu().contiguous()
+        out["rng.generator"] = self.generator.get_state()
+        out["rng.torch"] = torch.get_rng_state()
+        return out
+
+    def state_meta(self) -> dict[str, Any]:
+        """The JSON part of the state: optimizer hyperparameters and counters."""
+        return {
+            "n_updates": self.n_updates,
+            "param_groups": {name: opt.state_dict()["param_groups"] for name, opt in self.optimizers.items()},
+        }
+
+    def load_state(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+        """Restore what :meth:`state_tensors` and :meth:`state_meta` returned."""
+        for name, module in self.modules.items():
+            prefix = f"modules.{name}."
+            sd = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+            module.load_state_dict(sd)
+        for name, opt in self.optimizers.items():
+            prefix = f"optimizers.{name}."
+            state: dict[int, dict[str, torch.Tensor]] = {}
+            for key, value in tensors.items():
+                if key.startswith(prefix):
+                    idx, field = key[len(prefix):].split(".", 1)
+                    state.setdefault(int(idx), {})[field] = value
+            opt.load_state_dict({"state": state, "param_groups": meta["param_groups"][name]})
+        self.generator.set_state(tensors["rng.generator"])
+        torch.set_rng_state(tensors["rng.torch"])
+        self.n_updates = int(meta["n_updates"])
+
+    def save(self, path: str) -> None:
+        """Write weights and state to ``path`` (safetensors) and ``path``'s JSON sidecar, atomically."""
+        from orlkit.train.checkpoint import save_checkpoint
+
+        save_checkpoint(path, self)
+
+    def load(self, path: str) -> None:
+        from orlkit.train.checkpoint import load_checkpoint
+
+        load_checkpoint(path, self)
+
+
+def to_floats(metrics: dict[str, torch.Tensor]) -> dict[str, float]:
+    """Detached scalar tensors → floats, with one device synchronisation for all of them."""
+    values = torch.stack([v.detach().float().reshape(()) for v in metrics.values()]).tolist()
+    return dict(zip(metrics, values, strict=True))
+
+
+def polyak_update(target: nn.Module, source: nn.Module, tau: float) -> None:
+    """target ← (1 − τ)·target + τ·source, in one fused call over all parameters."""
+    with torch.no_grad():
+        tp, sp = list(target.parameters()), list(source.parameters())
+        torch._foreach_lerp_(tp, sp, tau)

@@ -1,0 +1,214 @@
+"""The ``orlkit`` command. Exit codes: 0 success, 2 bad input or usage, 1 internal error."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+from orlkit.errors import OrlkitError
+
+
+def parse_overrides(algo: str, items: list[str]) -> dict[str, Any]:
+    """``["key=value", ...]`` → the algorithm's config as a dict, values typed like the defaults."""
+    from orlkit.algos import default_config
+
+    cfg = dataclasses.asdict(default_config(algo))
+    for item in items:
+        if "=" not in item:
+            raise OrlkitError(f"--set expects key=value, got '{item}'")
+        key, raw = item.split("=", 1)
+        if key not in cfg:
+            raise OrlkitError(f"unknown config key '{key}' for {algo}; valid keys: {', '.join(cfg)}")
+        cfg[key] = _typed(key, raw, cfg[key])
+    return cfg
+
+
+def _typed(key: str, raw: str, default: Any) -> Any:
+    try:
+        if isinstance(default, bool):
+            if raw.lower() not in ("true", "false", "1", "0"):
+                raise ValueError
+            return raw.lower() in ("true", "1")
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+        if isinstance(default, tuple):
+            return tuple(int(x) for x in raw.split(",") if x)
+    except ValueError:
+        kind = "a comma-separated list of integers" if isinstance(default, tuple) else type(default).__name__
+        raise OrlkitError(f"--set {key}={raw}: expected {kind}") from None
+    return raw
+
+
+def format_table(headers: list[str], rows: list[list[Any]]) -> str:
+    """A Markdown table; floats get 3 significant decimals."""
+    def cell(v: Any) -> str:
+        return f"{v:.3f}" if isinstance(v, float) else str(v)
+
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------- commands
+def cmd_train(args: argparse.Namespace) -> int:
+    from orlkit.train.fit import RunConfig, train
+
+    out = args.out or f"runs/{args.algo}-{Path(args.dataset).stem}-seed{args.seed}"
+    run = RunConfig(algo=args.algo, dataset=args.dataset, steps=args.steps, seed=args.seed, env_id=args.env,
+                    eval_every=args.eval_every, eval_episodes=args.eval_episodes, log_every=args.log_every,
+                    device=args.device, tensorboard=not args.no_tensorboard,
+                    config=parse_overrides(args.algo, args.set or []))
+    summary = train(run, out, resume=args.resume, progress=not args.quiet)
+    ev = summary["final_eval"] or {}
+    rows = [["steps", summary["steps"]], ["updates/s", round(summary["updates_per_sec"], 1)],
+            ["wall time (s)", round(summary["wall_time_s"], 1)]]
+    rows += [[k, v] for k, v in ev.items()]
+    print(format_table(["result", "value"], rows))
+    print(f"run directory: {out}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from orlkit.train.evaluate import evaluate
+    from orlkit.train.fit import load_run
+
+    algo, run, env_id = load_run(args.dir)
+    if not env_id:
+        raise OrlkitError(f"{args.dir}: the run has no environment to evaluate in (train with --env)")
+    result = evaluate(lambda o: algo.act(o, deterministic=True), env_id, args.episodes, args.seed,
+                      run.env_kwargs)
+    result = {"algo": run.algo, "env_id": env_id, "episodes": args.episodes, **result}
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(format_table(["metric", "value"], [[k, v] for k, v in result.items() if k != "returns"]))
+    return 0
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    from orlkit.data.registry import DATASETS, dataset_names, make_dataset, resolve_dataset
+
+    if args.data_cmd == "list":
+        names = dataset_names()
+        print(format_table(["name", "env", "description"],
+                           [[n, DATASETS[n].env_id, DATASETS[n].description] for n in names]))
+    elif args.data_cmd == "make":
+        from orlkit.data.formats import save_dataset
+
+        ds = make_dataset(args.name, seed=args.seed)
+        if args.out:
+            save_dataset(ds, args.out)
+            print(f"wrote {ds.n_transitions} transitions to {args.out}")
+        else:
+            print(f"made {args.name} ({ds.n_transitions} transitions), cached")
+    elif args.data_cmd == "info":
+        info = resolve_dataset(args.name).info()
+        if args.json:
+            print(json.dumps(info))
+        else:
+            print(format_table(["field", "value"], [[k, v] for k, v in info.items()]))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    if args.demo == "conservatism":
+        from orlkit.demos.conservatism import main as demo_main
+    else:
+        from orlkit.demos.quickstart import main as demo_main
+    return demo_main(json_output=args.json, seeds=args.seeds, progress=not args.quiet)
+
+
+def cmd_algos(args: argparse.Namespace) -> int:
+    from orlkit.algos import ALGORITHMS
+
+    print(format_table(["name", "description"], [[n, ALGORITHMS[n][2]] for n in sorted(ALGORITHMS)]))
+    return 0
+
+
+# ---------------------------------------------------------------------------- parser
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2 (argparse's own convention)
+        self.exit(2, f"orlkit: error: {message} (see '{self.prog} --help')\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from orlkit import __version__
+
+    p = _Parser(prog="orlkit", description="Offline RL and reward learning from data that already exists.")
+    p.add_argument("--version", action="version", version=f"orlkit {__version__}")
+    sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
+
+    t = sub.add_parser("train", help="train an algorithm on a dataset")
+    t.add_argument("algo", help="algorithm name (see 'orlkit algos')")
+    t.add_argument("--dataset", required=True, help="built-in name, .npz/.hdf5/.parquet path, or minari:ID")
+    t.add_argument("--env", help="evaluation environment id (default: the dataset's)")
+    t.add_argument("--steps", type=int, default=10_000, help="total gradient updates")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--out", help="run directory (default runs/ALGO-DATASET-seedS)")
+    t.add_argument("--eval-every", type=int, default=5_000)
+    t.add_argument("--eval-episodes", type=int, default=10)
+    t.add_argument("--log-every", type=int, default=500)
+    t.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config field (repeatable)")
+    t.add_argument("--resume", action="store_true", help="continue DIR's last checkpoint up to --steps")
+    t.add_argument("--device", default="cpu")
+    t.add_argument("--no-tensorboard", action="store_true")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("eval", help="evaluate a run directory's last checkpoint")
+    e.add_argument("dir")
+    e.add_argument("--episodes", type=int, default=10)
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--json", action="store_true")
+    e.set_defaults(func=cmd_eval)
+
+    d = sub.add_parser("data", help="built-in datasets: list, make, info")
+    dsub = d.add_subparsers(dest="data_cmd", required=True, parser_class=_Parser)
+    dsub.add_parser("list", help="list built-in dataset names")
+    dm = dsub.add_parser("make", help="make (and cache) a built-in dataset")
+    dm.add_argument("name")
+    dm.add_argument("--out", help="also write it to this .npz/.hdf5/.parquet path")
+    dm.add_argument("--seed", type=int, default=0)
+    di = dsub.add_parser("info", help="summary of a built-in dataset or a file")
+    di.add_argument("name", help="built-in name, file path or minari:ID")
+    di.add_argument("--json", action="store_true")
+    d.set_defaults(func=cmd_data)
+
+    m = sub.add_parser("demo", help="the lecture's claims, measured")
+    m.add_argument("demo", choices=["conservatism", "quickstart"])
+    m.add_argument("--json", action="store_true")
+    m.add_argument("--seeds", type=int, default=3)
+    m.add_argument("--quiet", action="store_true")
+    m.set_defaults(func=cmd_demo)
+
+    a = sub.add_parser("algos", help="list algorithms")
+    a.set_defaults(func=cmd_algos)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except OrlkitError as e:
+        print(f"orlkit: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("orlkit: interrupted", file=sys.stderr)
+        return 130
+    except Exception:  # an orlkit bug: show where, exit 1
+        traceback.print_exc()
+        print("orlkit: internal error (the traceback above is a bug report)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

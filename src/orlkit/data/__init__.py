@@ -1,0 +1,1 @@
+"""Columnar transition datasets, file formats, built-in dataset makers."""

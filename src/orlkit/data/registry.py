@@ -1,0 +1,91 @@
+"""Built-in dataset names: made locally and deterministically from a seed, cached after first use.
+
+The cache is ``$ORLKIT_CACHE`` or ``~/.cache/orlkit``; a cached file is keyed by name, seed and
+the maker's version, and is written atomically.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from orlkit.data.dataset import TransitionDataset
+from orlkit.errors import OrlkitError
+
+
+@dataclass(frozen=True)
+class DatasetMaker:
+    name: str
+    env_id: str
+    description: str
+    make: Callable[[int], TransitionDataset]  # seed → dataset
+    version: int = 1  # bump when the maker's output changes, so stale caches are not used
+
+
+DATASETS: dict[str, DatasetMaker] = {}
+
+
+def register(maker: DatasetMaker) -> None:
+    DATASETS[maker.name] = maker
+
+
+def _register_builtins() -> None:
+    from orlkit.data.classic import QUALITIES, make_classic_dataset
+    from orlkit.envs.gridworld import make_gridworld_dataset
+
+    for prefix, env_id in (("cartpole", "CartPole-v1"), ("acrobot", "Acrobot-v1")):
+        for quality in QUALITIES:
+            register(DatasetMaker(
+                f"{prefix}-{quality}", env_id, f"{env_id}, {quality} scripted behavior, 100k transitions",
+                lambda seed, env_id=env_id, quality=quality: make_classic_dataset(env_id, quality, seed=seed)))
+    register(DatasetMaker(
+        "gridworld-missing", "orlkit/GridWorld-v0",
+        "gridworld, uniform behavior that never takes some actions in some states, 10k transitions",
+        lambda seed: make_gridworld_dataset("missing", seed=seed)))
+    register(DatasetMaker(
+        "gridworld-uniform", "orlkit/GridWorld-v0", "gridworld, uniform random behavior, 10k transitions",
+        lambda seed: make_gridworld_dataset("uniform", seed=seed)))
+
+
+def dataset_names() -> list[str]:
+    if not DATASETS:
+        _register_builtins()
+    return sorted(DATASETS)
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("ORLKIT_CACHE", Path.home() / ".cache" / "orlkit")) / "datasets"
+
+
+def make_dataset(name: str, seed: int = 0, cache: bool = True) -> TransitionDataset:
+    """The built-in dataset ``name`` made with ``seed`` (read from the cache when it is there)."""
+    from orlkit.data.formats import load_dataset_file, save_dataset
+
+    if name not in dataset_names():
+        raise OrlkitError(f"unknown dataset '{name}'; built-in names: {', '.join(dataset_names())} "
+                          "(or give a path to a .npz/.hdf5/.parquet file, or minari:ID)")
+    maker = DATASETS[name]
+    path = cache_dir() / f"{name}-seed{seed}-v{maker.version}.npz"
+    if cache and path.exists():
+        ds = load_dataset_file(path)
+    else:
+        ds = maker.make(seed)
+        if cache:
+            save_dataset(ds, path)
+    ds.meta.setdefault("env_id", maker.env_id)
+    ds.meta["name"] = name
+    ds.source = name
+    return ds
+
+
+def resolve_dataset(spec: str, seed: int = 0) -> TransitionDataset:
+    """A dataset from a built-in name, a file path (.npz, .hdf5/.h5, .parquet) or ``minari:ID``."""
+    from orlkit.data.formats import load_dataset_file
+
+    if spec in dataset_names():
+        return make_dataset(spec, seed)
+    if spec.startswith("minari:") or Path(spec).suffix or os.sep in spec:
+        return load_dataset_file(spec)
+    return make_dataset(spec, seed)  # raises with the list of names

@@ -1,0 +1,1 @@
+"""Runnable demonstrations of the lecture's claims (``orlkit demo NAME``)."""

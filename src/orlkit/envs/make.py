@@ -1,0 +1,37 @@
+"""Making evaluation environments and normalising their returns."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+
+from orlkit.errors import OrlkitError
+
+# Reference returns for normalized_score = 100·(return − random)/(expert − random), as D4RL does.
+# CartPole/Acrobot: "random" is the mean return of the uniform random policy over 1000 episodes
+# (measured with `orlkit data info cartpole-random` / `acrobot-random`), "expert" the best return
+# the task allows (CartPole: 500) or our scripted expert's mean (Acrobot). D4RL numbers: REFERENCES.md.
+REFERENCE_RETURNS: dict[str, tuple[float, float]] = {
+    "CartPole-v1": (22.3, 500.0),
+    "Acrobot-v1": (-499.0, -80.0),
+}
+
+
+def make_env(env_id: str, env_kwargs: dict[str, Any] | None = None, render_mode: str | None = None) -> gym.Env:
+    """``gymnasium.make`` with orlkit's environments registered and a clear error for unknown ids."""
+    import orlkit.envs  # noqa: F401  (registers orlkit/... ids)
+
+    try:
+        return gym.make(env_id, render_mode=render_mode, **(env_kwargs or {}))
+    except gym.error.Error as e:
+        raise OrlkitError(f"cannot make environment '{env_id}': {e}") from None
+
+
+def normalized_score(env_id: str, episode_return: float) -> float | None:
+    """100·(return − random)/(expert − random) where reference returns are known, else None."""
+    ref = REFERENCE_RETURNS.get(env_id)
+    if ref is None:
+        return None
+    lo, hi = ref
+    return 100.0 * (episode_return - lo) / (hi - lo)

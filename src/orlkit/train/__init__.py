@@ -1,0 +1,1 @@
+"""The fit loop, evaluation, logging and checkpoints."""

@@ -1,0 +1,206 @@
+"""The fit loop: sample, update, log, evaluate, checkpoint — written once for every algorithm.
+
+A run directory holds
+
+    config.json     what was run (algorithm, its config, dataset, env, seed, steps, ...)
+    metrics.jsonl   one JSON object per log step, each with ``step``
+    eval.jsonl      ``step, return_mean, return_std`` (+ ``normalized_score``/``success_rate``)
+    summary.json    final evaluation, steps, wall time, updates per second
+    checkpoints/    ``step_XXXXXXXX.safetensors`` + ``.json``, written atomically
+    tb/             TensorBoard event files
+
+``resume=True`` continues from the directory's last checkpoint up to ``steps`` in total. The
+checkpoint holds the weights, optimizer moments, and every random state (sampler, algorithm,
+torch), so on CPU an interrupted-and-resumed run ends bitwise equal to an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from orlkit.algos import config_from_dict, default_config, make_algorithm
+from orlkit.algos.base import Algorithm, DataSpec
+from orlkit.data.dataset import TransitionDataset
+from orlkit.errors import OrlkitError
+from orlkit.train.checkpoint import latest_checkpoint, load_checkpoint, read_checkpoint, save_checkpoint
+from orlkit.train.evaluate import evaluate
+from orlkit.train.io import read_jsonl, write_json, write_jsonl
+
+
+@dataclass
+class RunConfig:
+    """Everything that defines a training run (saved as ``config.json``)."""
+
+    algo: str
+    dataset: str  # built-in name, file path, or minari:ID
+    steps: int = 10_000  # total gradient updates
+    seed: int = 0
+    env_id: str | None = None  # evaluation environment; default: the dataset's own
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    eval_every: int = 5_000  # evaluate every this many updates (0: only at the end)
+    eval_episodes: int = 10
+    log_every: int = 500  # write metrics every this many updates
+    checkpoint_every: int = 0  # 0: at every evaluation and at the end
+    keep_checkpoints: int = 2
+    device: str = "cpu"
+    tensorboard: bool = True
+    config: dict[str, Any] = field(default_factory=dict)  # the algorithm's config (defaults filled in)
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "log_every", "eval_episodes"):
+            if getattr(self, name) < 1:
+                raise OrlkitError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        for name in ("eval_every", "checkpoint_every"):
+            if getattr(self, name) < 0:
+                raise OrlkitError(f"--{name.replace('_', '-')} must be ≥ 0, got {getattr(self, name)}")
+        if not self.config:
+            self.config = dataclasses.asdict(default_config(self.algo))
+
+
+def _dataset_for(run: RunConfig, dataset: TransitionDataset | None) -> TransitionDataset:
+    from orlkit.data.registry import resolve_dataset
+
+    return dataset if dataset is not None else resolve_dataset(run.dataset)
+
+
+def build(run: RunConfig, dataset: TransitionDataset | None = None) -> tuple[Algorithm, TransitionDataset, str | None]:
+    """The algorithm, the (prepared) data it trains on and the evaluation env id for ``run``."""
+    from orlkit.data.formats import check_fits_env
+    from orlkit.envs.make import make_env
+
+    ds = _dataset_for(run, dataset)
+    env_id = run.env_id or ds.meta.get("env_id")
+    if env_id:
+        if not run.env_kwargs and ds.meta.get("env_id") == env_id:
+            run.env_kwargs = dict(ds.meta.get("env_kwargs") or {})
+        env = make_env(env_id, run.env_kwargs)
+        check_fits_env(ds, env, source=run.dataset)
+        env.close()
+    try:
+        spec = DataSpec.from_dataset(ds)
+    except ValueError as e:
+        raise OrlkitError(f"{run.dataset}: {e}") from None
+    algo = make_algorithm(run.algo, spec, config_from_dict(run.algo, run.config), device=run.device,
+                          seed=run.seed)
+    return algo, algo.prepare_dataset(ds), env_id
+
+
+def _truncate_logs(out: Path, step: int) -> None:
+    """Drop log lines written after ``step`` by a run that got further than its last checkpoint."""
+    for name in ("metrics.jsonl", "eval.jsonl"):
+        rows = read_jsonl(out / name)
+        if any(r["step"] > step for r in rows):
+            write_jsonl(out / name, [r for r in rows if r["step"] <= step])
+
+
+def _append(path: Path, row: dict[str, Any]) -> None:
+    with open(path, "a") as f:
+        f.write(json.dumps(row) + "\n")
+
+
+def train(run: RunConfig, out_dir: str | Path, resume: bool = False, progress: bool = True,
+          dataset: TransitionDataset | None = None) -> dict[str, Any]:
+    """Train ``run`` into ``out_dir``; returns the summary (also written to ``summary.json``)."""
+    out = Path(out_dir)
+    ckpt_dir = out / "checkpoints"
+    start = 0
+    if resume:
+        if not (out / "config.json").exists():
+            raise OrlkitError(f"{out}: nothing to resume (no config.json); start without --resume")
+        saved = json.loads((out / "config.json").read_text())
+        run = RunConfig(**{**saved, "steps": run.steps})
+    elif (out / "config.json").exists():
+        raise OrlkitError(f"{out} already holds a run; add --resume to continue it or choose another --out")
+
+    algo, ds, env_id = build(run, dataset)
+    sampler = ds.sampler(algo.config.batch_size, run.device, seed=run.seed)
+    if resume and (ckpt := latest_checkpoint(ckpt_dir)) is not None:
+        meta = load_checkpoint(ckpt, algo)
+        sampler.load_state_dict({"generator": meta["extra_tensors"]["sampler.generator"]})
+        start = int(meta["step"])
+        _truncate_logs(out, start)
+    if start >= run.steps:
+        raise OrlkitError(f"{out} is already at step {start}; ask for more --steps than that to continue")
+    write_json(out / "config.json", dataclasses.asdict(run))
+
+    writer = None
+    if run.tensorboard:
+        from torch.utils.tensorboard import SummaryWriter
+
+        writer = SummaryWriter(str(out / "tb"), purge_step=start + 1 if start else None)
+    checkpoint_every = run.checkpoint_every or run.eval_every or run.steps
+    eval_seed = 100_000 + 1_000 * run.seed
+    last_eval: dict[str, Any] | None = None
+    update_time, t_start = 0.0, time.perf_counter()
+    bar = tqdm(total=run.steps, initial=start, disable=not progress, desc=f"{run.algo}", unit="upd",
+               dynamic_ncols=True)
+    for step in range(start + 1, run.steps + 1):
+        t0 = time.perf_counter()
+        metrics = algo.update(sampler.sample())
+        update_time += time.perf_counter() - t0
+        if step % run.log_every == 0 or step == run.steps:
+            bad = [k for k, v in metrics.items() if not np.isfinite(v)]
+            if bad:
+                raise FloatingPointError(f"non-finite metrics at step {step}: {', '.join(bad)}")
+            row = {"step": step, **metrics}
+            _append(out / "metrics.jsonl", row)
+            if writer:
+                for k, v in metrics.items():
+                    writer.add_scalar(k, v, step)
+        if env_id and ((run.eval_every and step % run.eval_every == 0) or step == run.steps):
+            last_eval = evaluate(lambda o: algo.act(o, deterministic=True), env_id, run.eval_episodes,
+                                 eval_seed, run.env_kwargs)
+            row = {"step": step, **{k: v for k, v in last_eval.items() if k != "returns"}}
+            _append(out / "eval.jsonl", row)
+            if writer:
+                for k, v in row.items():
+                    if k != "step":
+                        writer.add_scalar(f"eval/{k}", v, step)
+            bar.set_postfix(ret=f"{last_eval['return_mean']:.1f}")
+        if step % checkpoint_every == 0 or step == run.steps:
+            save_checkpoint(ckpt_dir / f"step_{step:08d}", algo,
+                            tensors={"sampler.generator": sampler.state_dict()["generator"]},
+                            meta={"step": step, "config": run.config, "env_id": env_id})
+            for old in sorted(ckpt_dir.glob("step_*.json"))[:-run.keep_checkpoints]:
+                old.unlink()
+                old.with_suffix(".safetensors").unlink(missing_ok=True)
+        bar.update(1)
+    bar.close()
+    if writer:
+        writer.close()
+    wall = time.perf_counter() - t_start
+    n = run.steps - start
+    summary = {
+        "algo": run.algo, "dataset": run.dataset, "env_id": env_id, "seed": run.seed, "steps": run.steps,
+        "steps_this_session": n, "wall_time_s": wall, "updates_per_sec": n / max(update_time, 1e-9),
+        "updates_per_sec_end_to_end": n / max(wall, 1e-9),
+        "final_eval": {k: v for k, v in last_eval.items() if k != "returns"} if last_eval else None,
+    }
+    write_json(out / "summary.json", summary)
+    return summary
+
+
+def load_run(out_dir: str | Path) -> tuple[Algorithm, RunConfig, str | None]:
+    """The algorithm of a run directory, restored from its last checkpoint, with its config."""
+    out = Path(out_dir)
+    if not (out / "config.json").exists():
+        raise OrlkitError(f"{out}: not a run directory (no config.json)")
+    run = RunConfig(**json.loads((out / "config.json").read_text()))
+    ckpt = latest_checkpoint(out / "checkpoints")
+    if ckpt is None:
+        raise OrlkitError(f"{out}: no checkpoint found in {out / 'checkpoints'}")
+    _, meta = read_checkpoint(ckpt)
+    spec = DataSpec(**meta["spec"])
+    algo = make_algorithm(run.algo, spec, config_from_dict(run.algo, run.config), device=run.device,
+                          seed=run.seed)
+    load_checkpoint(ckpt, algo)
+    env_id = run.env_id or meta.get("env_id")
+    return algo, run, env_id
