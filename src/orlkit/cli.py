@@ -118,11 +118,11 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    if args.demo == "conservatism":
-        from orlkit.demos.conservatism import main as demo_main
-    else:
-        from orlkit.demos.quickstart import main as demo_main
-    return demo_main(json_output=args.json, seeds=args.seeds, progress=not args.quiet)
+    import importlib
+
+    demo_main = importlib.import_module(f"orlkit.demos.{args.demo}").main
+    seeds = args.seeds if args.seeds is not None else (1 if args.demo == "quickstart" else 3)
+    return demo_main(json_output=args.json, seeds=seeds, progress=not args.quiet)
 
 
 def cmd_algos(args: argparse.Namespace) -> int:
@@ -182,9 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(func=cmd_data)
 
     m = sub.add_parser("demo", help="the lecture's claims, measured")
-    m.add_argument("demo", choices=["conservatism", "quickstart"])
+    m.add_argument("demo", choices=["quickstart", "conservatism", "classic"])
     m.add_argument("--json", action="store_true")
-    m.add_argument("--seeds", type=int, default=3)
+    m.add_argument("--seeds", type=int, help="seeds per algorithm (default 3; quickstart 1)")
     m.add_argument("--quiet", action="store_true")
     m.set_defaults(func=cmd_demo)
 

@@ -52,6 +52,12 @@ def make_algorithm(name: str, spec: DataSpec, config: Any = None, device="cpu", 
     cfg = config if config is not None else default_config(name)
     if cls is None:  # default_config raised already for unknown names; keep mypy happy
         raise OrlkitError(f"unknown algorithm '{name}'")
+    if cls.discrete_only and not spec.discrete:
+        raise OrlkitError(f"{name} needs a discrete action space, but the data's actions are continuous "
+                          f"vectors of length {spec.action_dim}")
+    if cls.continuous_only and spec.discrete:
+        raise OrlkitError(f"{name} needs a continuous action space, but the data's actions are discrete "
+                          f"({spec.n_actions} actions)")
     try:
         algo = cls(cfg, spec, device=device, seed=seed)
     except ValueError as e:

@@ -52,6 +52,10 @@ class Algorithm:
     config_class: ClassVar[type]
     discrete_only: ClassVar[bool] = False
     continuous_only: ClassVar[bool] = False
+    # The keys ``update`` returns, listed in the class docstring (the contract tests check them);
+    # ``continuous_metric_keys`` where they differ for continuous actions (None: the same).
+    metric_keys: ClassVar[tuple[str, ...]] = ()
+    continuous_metric_keys: ClassVar[tuple[str, ...] | None] = None
 
     def __init__(self, config: Any, spec: DataSpec, device: torch.device | str = "cpu", seed: int = 0):
         if self.discrete_only and not spec.discrete:

@@ -54,10 +54,16 @@ def bc_continuous_loss(pred: torch.Tensor, actions: torch.Tensor) -> tuple[torch
 
 
 class BC(Algorithm):
-    """Behavior cloning: supervised learning of the data's actions (see the module docstring)."""
+    """Behavior cloning: supervised learning of the data's actions (see the module docstring).
+
+    Metrics: ``loss/bc`` (NLL for discrete actions, squared error for continuous ones) and, for
+    discrete actions only, ``stats/accuracy`` (how often the argmax action is the data's action).
+    """
 
     name = "bc"
     config_class = BCConfig
+    metric_keys = ("loss/bc", "stats/accuracy")
+    continuous_metric_keys = ("loss/bc",)
 
     def __init__(self, config: BCConfig, spec: DataSpec, device="cpu", seed: int = 0):
         super().__init__(config, spec, device, seed)

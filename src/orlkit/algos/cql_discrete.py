@@ -51,11 +51,18 @@ def cql_penalty(q_all: torch.Tensor, q_data: torch.Tensor) -> tuple[torch.Tensor
 
 
 class DiscreteCQL(Algorithm):
-    """Double DQN + the CQL(H) penalty (see the module docstring)."""
+    """Double DQN + the CQL(H) penalty (see the module docstring).
+
+    Metrics: ``loss/td`` (Huber TD loss), ``loss/cql_penalty`` (the CQL(H) penalty before α),
+    ``loss/total`` (TD loss + α·penalty), ``stats/q_data`` (mean Q(s, a_data)), ``stats/target``
+    (mean TD target y), ``stats/logsumexp`` (mean logsumexp_a Q(s, a)) and ``stats/q_max``.
+    """
 
     name = "cql"
     config_class = DiscreteCQLConfig
     discrete_only = True
+    metric_keys = ("loss/td", "loss/cql_penalty", "loss/total", "stats/q_data", "stats/target",
+                   "stats/logsumexp", "stats/q_max")
 
     def __init__(self, config: DiscreteCQLConfig, spec: DataSpec, device="cpu", seed: int = 0):
         super().__init__(config, spec, device, seed)

@@ -60,11 +60,16 @@ def td_loss(q_data: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, d
 
 
 class DQN(Algorithm):
-    """Offline DQN (``double=False``) or Double DQN (``double=True``)."""
+    """Offline DQN (``double=False``) or Double DQN (``double=True``).
+
+    Metrics: ``loss/td`` (Huber TD loss), ``stats/q_data`` (mean Q(s, a_data)), ``stats/target``
+    (mean TD target y) and ``stats/q_max`` (mean max_a Q(s, a)).
+    """
 
     name = "dqn"
     config_class = DQNConfig
     discrete_only = True
+    metric_keys = ("loss/td", "stats/q_data", "stats/target", "stats/q_max")
 
     def __init__(self, config: DQNConfig, spec: DataSpec, device="cpu", seed: int = 0):
         super().__init__(config, spec, device, seed)

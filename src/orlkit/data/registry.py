@@ -42,8 +42,8 @@ def _register_builtins() -> None:
                 lambda seed, env_id=env_id, quality=quality: make_classic_dataset(env_id, quality, seed=seed)))
     register(DatasetMaker(
         "gridworld-missing", "orlkit/GridWorld-v0",
-        "gridworld, uniform behavior that never takes some actions in some states, 10k transitions",
-        lambda seed: make_gridworld_dataset("missing", seed=seed)))
+        "gridworld, uniform behavior that never takes some actions in some states, 100k transitions",
+        lambda seed: make_gridworld_dataset("missing", n_transitions=100_000, seed=seed)))
     register(DatasetMaker(
         "gridworld-uniform", "orlkit/GridWorld-v0", "gridworld, uniform random behavior, 10k transitions",
         lambda seed: make_gridworld_dataset("uniform", seed=seed)))

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from orlkit.algos import config_from_dict, default_config, make_algorithm
+from orlkit.algos import config_from_dict, make_algorithm
 from orlkit.algos.base import Algorithm, DataSpec
 from orlkit.data.dataset import TransitionDataset
 from orlkit.errors import OrlkitError
@@ -61,8 +61,8 @@ class RunConfig:
         for name in ("eval_every", "checkpoint_every"):
             if getattr(self, name) < 0:
                 raise OrlkitError(f"--{name.replace('_', '-')} must be ≥ 0, got {getattr(self, name)}")
-        if not self.config:
-            self.config = dataclasses.asdict(default_config(self.algo))
+        # The whole config, defaults filled in, so config.json records every value the run used.
+        self.config = dataclasses.asdict(config_from_dict(self.algo, self.config))
 
 
 def _dataset_for(run: RunConfig, dataset: TransitionDataset | None) -> TransitionDataset:
@@ -126,6 +126,7 @@ def train(run: RunConfig, out_dir: str | Path, resume: bool = False, progress: b
         meta = load_checkpoint(ckpt, algo)
         sampler.load_state_dict({"generator": meta["extra_tensors"]["sampler.generator"]})
         start = int(meta["step"])
+    if resume:  # lines logged after the last checkpoint (or before a first one) are redone
         _truncate_logs(out, start)
     if start >= run.steps:
         raise OrlkitError(f"{out} is already at step {start}; ask for more --steps than that to continue")
@@ -140,8 +141,10 @@ def train(run: RunConfig, out_dir: str | Path, resume: bool = False, progress: b
     eval_seed = 100_000 + 1_000 * run.seed
     last_eval: dict[str, Any] | None = None
     update_time, t_start = 0.0, time.perf_counter()
+    import sys
+
     bar = tqdm(total=run.steps, initial=start, disable=not progress, desc=f"{run.algo}", unit="upd",
-               dynamic_ncols=True)
+               dynamic_ncols=True, mininterval=0.5 if sys.stderr.isatty() else 30.0)
     for step in range(start + 1, run.steps + 1):
         t0 = time.perf_counter()
         metrics = algo.update(sampler.sample())

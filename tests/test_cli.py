@@ -1,0 +1,160 @@
+"""The ``orlkit`` command: output of the main commands, and exit codes (2 bad input, 1 internal error)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from orlkit.cli import main
+from orlkit.data.collect import collect
+from orlkit.data.dataset import TransitionDataset
+from orlkit.data.formats import save_dataset
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ORLKIT_CACHE", str(tmp_path / "cache"))
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny networks: one torch thread is fastest, and spinning threads stall on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Dataset files: CartPole, Pendulum (continuous), NaN rewards, 3-dim obs with discrete actions."""
+    root = tmp_path_factory.mktemp("data")
+    cartpole = collect("CartPole-v1", lambda o: int(o[2] + o[3] > 0), 300, seed=0, epsilon=lambda p: 0.3)
+    pendulum = collect("Pendulum-v1", lambda o: np.zeros(1, np.float32), 200, seed=0, epsilon=lambda p: 1.0)
+    cols = cartpole.columns()
+    np.savez(root / "nan.npz", **{**cols, "rewards": np.where(np.arange(len(cartpole)) == 7, np.nan,
+                                                               cols["rewards"])})
+    three = TransitionDataset(cols["obs"][:, :3], cols["actions"], cols["rewards"], cols["next_obs"][:, :3],
+                              cols["terminals"], cols["timeouts"], n_actions=2)
+    return {
+        "cartpole": str(save_dataset(cartpole, root / "cartpole.npz")),
+        "pendulum": str(save_dataset(pendulum, root / "pendulum.npz")),
+        "nan": str(root / "nan.npz"),
+        "three": str(save_dataset(three, root / "three.npz")),
+    }
+
+
+def train_args(dataset: str, out: Path, *extra: str, algo: str = "bc") -> list[str]:
+    return ["train", algo, "--dataset", dataset, "--steps", "20", "--eval-every", "10", "--eval-episodes", "2",
+            "--out", str(out), "--no-tensorboard", "--quiet", "--set", "hidden=32,32", *extra]
+
+
+def assert_bad_input(rc: int, err: str, *fragments: str) -> str:
+    """Exit code 2 and exactly one line on stderr: 'orlkit: error: ...' naming ``fragments``."""
+    assert rc == 2, err
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("orlkit: error: "), err
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+    return lines[0]
+
+
+# ---------------------------------------------------------------------------------- data
+def test_data_list(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["data", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "cartpole-medium" in out and "gridworld-missing" in out
+
+
+def test_data_info_json(data: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["data", "info", data["cartpole"], "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["n_transitions"] == 300
+    assert info["n_episodes"] >= 1
+    assert np.isfinite(info["return_mean"]) and info["return_std"] >= 0
+    assert info["obs_shape"] == [4]
+    assert info["action_space"] == {"type": "discrete", "n": 2}
+
+
+# ---------------------------------------------------------------------------------- train and eval
+def test_train_then_eval(data: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    assert main(train_args(data["cartpole"], out)) == 0
+    printed = capsys.readouterr().out
+    assert "| result | value |" in printed and "| steps | 20 |" in printed and "return_mean" in printed
+    assert f"run directory: {out}" in printed
+    assert json.loads((out / "config.json").read_text())["config"]["hidden"] == [32, 32]
+
+    assert main(["eval", str(out), "--episodes", "2", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["algo"] == "bc" and result["env_id"] == "CartPole-v1" and result["episodes"] == 2
+    assert np.isfinite(result["return_mean"]) and len(result["returns"]) == 2
+
+    # The same command again is refused (exit 2); with --resume and more steps it continues.
+    assert_bad_input(main(train_args(data["cartpole"], out)), capsys.readouterr().err, "--resume")
+    assert main(train_args(data["cartpole"], out, "--resume", "--steps", "30")) == 0
+    assert "| steps | 30 |" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------------------------- bad input: exit 2
+BAD_TRAIN = {
+    # id: (extra args, algorithm, dataset key or literal, fragments the message names)
+    "unknown-algorithm": ([], "nosuchalgo", "cartpole", ["nosuchalgo", "bc"]),
+    "unknown-dataset-name": ([], "bc", "nosuch-dataset", ["nosuch-dataset", "cartpole-medium"]),
+    "missing-file": ([], "bc", "missing.npz", ["missing.npz", "no such file"]),
+    "nan-rewards": ([], "bc", "nan", ["rewards", "row 7", "NaN"]),
+    "unknown-set-key": (["--set", "nosuchkey=1"], "bc", "cartpole", ["nosuchkey"]),
+    "set-bad-float": (["--set", "lr=abc"], "bc", "cartpole", ["lr=abc", "float"]),
+    "set-without-equals": (["--set", "lr"], "bc", "cartpole", ["key=value", "'lr'"]),
+    "zero-steps": (["--steps", "0"], "bc", "cartpole", ["--steps", "0"]),
+    "discrete-only-on-continuous": ([], "dqn", "pendulum", ["dqn", "discrete", "continuous"]),
+    "obs-do-not-fit-env": (["--env", "CartPole-v1"], "bc", "three", ["obs", "(3,)", "(4,)"]),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_TRAIN))
+def test_bad_train_input_exits_2(case: str, data: dict[str, str], tmp_path: Path,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    extra, algo, dataset, fragments = BAD_TRAIN[case]
+    dataset = data.get(dataset, str(tmp_path / dataset) if dataset.endswith(".npz") else dataset)
+    out = tmp_path / "run"
+    rc = main(train_args(dataset, out, *extra, algo=algo))
+    assert_bad_input(rc, capsys.readouterr().err, *fragments)
+    assert not (out / "config.json").exists()  # a refused start leaves nothing to --resume
+
+
+def test_unknown_flag_exits_2(data: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(train_args(data["cartpole"], tmp_path / "run", "--no-such-flag"))
+    assert info.value.code == 2
+    assert_bad_input(2, capsys.readouterr().err, "--no-such-flag")
+
+
+def test_eval_of_a_directory_that_is_not_a_run_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert_bad_input(main(["eval", str(tmp_path)]), capsys.readouterr().err, "not a run directory")
+
+
+def test_resume_of_an_empty_directory_exits_2(data: dict[str, str], tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    rc = main(train_args(data["cartpole"], tmp_path, "--resume"))
+    assert_bad_input(rc, capsys.readouterr().err, "nothing to resume")
+
+
+# ---------------------------------------------------------------------------------- internal errors: exit 1
+def test_internal_error_exits_1(data: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                capsys: pytest.CaptureFixture[str]) -> None:
+    from orlkit.algos.bc import BC
+
+    def broken_update(self, batch):
+        raise RuntimeError("a bug inside an update")
+
+    monkeypatch.setattr(BC, "update", broken_update)
+    assert main(train_args(data["cartpole"], tmp_path / "run")) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "a bug inside an update" in err and "internal error" in err
