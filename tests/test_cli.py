@@ -113,6 +113,10 @@ BAD_TRAIN = {
     "set-bad-float": (["--set", "lr=abc"], "bc", "cartpole", ["lr=abc", "float"]),
     "set-without-equals": (["--set", "lr"], "bc", "cartpole", ["key=value", "'lr'"]),
     "zero-steps": (["--steps", "0"], "bc", "cartpole", ["--steps", "0"]),
+    "set-nan-lr": (["--set", "lr=nan"], "bc", "cartpole", ["'lr'", "finite", "nan"]),
+    "set-zero-batch": (["--set", "batch_size=0"], "bc", "cartpole", ["'batch_size'", "got 0"]),
+    "set-gamma-one": (["--set", "gamma=1.0"], "ddqn", "cartpole", ["'gamma'", "[0.0, 1.0)"]),
+    "set-zero-width": (["--set", "hidden=0,32"], "bc", "cartpole", ["'hidden'", "≥ 1"]),
     "discrete-only-on-continuous": ([], "dqn", "pendulum", ["dqn", "discrete", "continuous"]),
     "obs-do-not-fit-env": (["--env", "CartPole-v1"], "bc", "three", ["obs", "(3,)", "(4,)"]),
 }
@@ -158,3 +162,7 @@ def test_internal_error_exits_1(data: dict[str, str], tmp_path: Path, monkeypatc
     assert main(train_args(data["cartpole"], tmp_path / "run")) == 1
     err = capsys.readouterr().err
     assert "Traceback" in err and "a bug inside an update" in err and "internal error" in err
+
+
+def test_eval_with_zero_episodes_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert_bad_input(main(["eval", str(tmp_path), "--episodes", "0"]), capsys.readouterr().err, "--episodes")

@@ -79,6 +79,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from orlkit.train.evaluate import evaluate
     from orlkit.train.fit import load_run
 
+    if args.episodes < 1:
+        raise OrlkitError(f"--episodes must be at least 1, got {args.episodes}")
     algo, run, env_id = load_run(args.dir)
     if not env_id:
         raise OrlkitError(f"{args.dir}: the run has no environment to evaluate in (train with --env)")

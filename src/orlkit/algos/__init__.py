@@ -6,6 +6,7 @@ Every algorithm lives in its own file; this table is the only place that lists t
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 
 from orlkit.algos.base import Algorithm, DataSpec
@@ -43,7 +44,36 @@ def config_from_dict(name: str, values: dict[str, Any]) -> Any:
     if unknown:
         raise OrlkitError(f"unknown config keys for {name}: {', '.join(unknown)}")
     fixed = {k: tuple(v) if isinstance(getattr(cfg, k), tuple) else v for k, v in values.items()}
-    return dataclasses.replace(cfg, **fixed)
+    cfg = dataclasses.replace(cfg, **fixed)
+    check_config(name, cfg)
+    return cfg
+
+
+# Ranges of the config fields the algorithms share: (low, high, low inclusive, high inclusive).
+FIELD_RANGES: dict[str, tuple[float, float, bool, bool]] = {
+    "lr": (0.0, math.inf, False, False),
+    "batch_size": (1, math.inf, True, False),
+    "gamma": (0.0, 1.0, True, False),
+    "alpha": (0.0, math.inf, True, False),
+    "top_pct": (0.0, 1.0, False, True),
+    "target_update_interval": (1, math.inf, True, False),
+}
+
+
+def check_config(name: str, cfg: Any) -> None:
+    """Reject values no run can use (NaN, a zero batch, γ ≥ 1, ...) with one message naming the field."""
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise OrlkitError(f"{name}: config field '{f.name}' must be a finite number, got {value}")
+        if f.name == "hidden" and any(int(w) < 1 for w in value):
+            raise OrlkitError(f"{name}: config field 'hidden' needs widths ≥ 1, got {value}")
+        if f.name in FIELD_RANGES:
+            lo, hi, lo_in, hi_in = FIELD_RANGES[f.name]
+            ok = (value >= lo if lo_in else value > lo) and (value <= hi if hi_in else value < hi)
+            if not ok:
+                interval = f"{'[' if lo_in else '('}{lo}, {hi}{']' if hi_in else ')'}"
+                raise OrlkitError(f"{name}: config field '{f.name}' must be in {interval}, got {value}")
 
 
 def make_algorithm(name: str, spec: DataSpec, config: Any = None, device="cpu", seed: int = 0) -> Algorithm:
