@@ -1,6 +1,8 @@
-"""Test-wide settings: built-in datasets are cached in a temporary folder, never in $HOME."""
+"""Test-wide settings: built-in datasets are cached in a temporary folder, never in $HOME;
+modules of tiny networks use one torch thread (``pytestmark = usefixtures("one_torch_thread")``)."""
 
 import pytest
+import torch
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -9,3 +11,12 @@ def _dataset_cache(tmp_path_factory):
     mp.setenv("ORLKIT_CACHE", str(tmp_path_factory.mktemp("orlkit-cache")))
     yield
     mp.undo()
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny networks: one torch thread is fastest, and spinning threads stall on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -7,26 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from orlkit.cli import main
 from orlkit.data.collect import collect
 from orlkit.data.dataset import TransitionDataset
 from orlkit.data.formats import save_dataset
 
-
-@pytest.fixture(autouse=True)
-def _cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ORLKIT_CACHE", str(tmp_path / "cache"))
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny networks: one torch thread is fastest, and spinning threads stall on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

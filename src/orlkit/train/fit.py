@@ -136,7 +136,7 @@ def train(run: RunConfig, out_dir: str | Path, resume: bool = False, progress: b
     if run.tensorboard:
         from torch.utils.tensorboard import SummaryWriter
 
-        writer = SummaryWriter(str(out / "tb"), purge_step=start + 1 if start else None)
+        writer = SummaryWriter(str(out / "tb"), purge_step=start + 1 if resume else None)
     checkpoint_every = run.checkpoint_every or run.eval_every or run.steps
     eval_seed = 100_000 + 1_000 * run.seed
     last_eval: dict[str, Any] | None = None
