@@ -58,8 +58,13 @@ def format_table(headers: list[str], rows: list[list[Any]]) -> str:
 
 # ---------------------------------------------------------------------------- commands
 def cmd_train(args: argparse.Namespace) -> int:
+    from orlkit.algos import ALIASES, resolve_algorithm
     from orlkit.train.fit import RunConfig, train
 
+    if args.algo in ALIASES:
+        from orlkit.data.registry import resolve_dataset
+
+        args.algo = resolve_algorithm(args.algo, resolve_dataset(args.dataset).discrete)
     out = args.out or f"runs/{args.algo}-{Path(args.dataset).stem}-seed{args.seed}"
     run = RunConfig(algo=args.algo, dataset=args.dataset, steps=args.steps, seed=args.seed, env_id=args.env,
                     eval_every=args.eval_every, eval_episodes=args.eval_episodes, log_every=args.log_every,

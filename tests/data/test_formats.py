@@ -70,6 +70,34 @@ def test_file_round_trip(in_tmp: Path, ext: str, discrete: bool) -> None:
 
 
 @pytest.mark.parametrize("ext", ["npz", "hdf5", "parquet"])
+def test_round_trip_keeps_extras(in_tmp: Path, ext: str) -> None:
+    ds = make_dataset()
+    rng = np.random.default_rng(2)
+    extras = {"propensities": rng.uniform(0.1, 1.0, len(ds)).astype(np.float32),
+              "user_id": np.arange(len(ds)) % 4, "flag": np.arange(len(ds)) % 2 == 0,
+              "features": rng.normal(size=(len(ds), 2)).astype(np.float32)}
+    ds = TransitionDataset(**ds.columns(), n_actions=ds.n_actions, extras=extras)
+    loaded = load_dataset_file(save_dataset(ds, f"extras.{ext}"))
+    assert_same(ds, loaded)
+    assert sorted(loaded.extras) == sorted(extras)
+    for name, col in extras.items():
+        assert loaded.extras[name].dtype == col.dtype, name
+        np.testing.assert_array_equal(loaded.extras[name], col, err_msg=name)
+
+
+def test_extras_follow_the_rows_kept_when_next_obs_is_derived(in_tmp: Path) -> None:
+    cols = columns()
+    del cols["next_obs"]
+    cols["timeouts"][1] = True  # row 1 has no next observation and is dropped
+    with h5py.File("d4rl.hdf5", "w") as f:
+        for name, col in cols.items():
+            f[D4RL_NAMES.get(name, name)] = col
+        f["extra__propensities"] = np.linspace(0.1, 0.6, 6, dtype=np.float32)
+    ds = load_dataset_file("d4rl.hdf5")
+    np.testing.assert_array_equal(ds.extras["propensities"], np.float32([0.1, 0.3, 0.4, 0.5, 0.6]))
+
+
+@pytest.mark.parametrize("ext", ["npz", "hdf5", "parquet"])
 def test_round_trip_keeps_image_shaped_obs(in_tmp: Path, ext: str) -> None:
     ds = make_dataset(obs_shape=(2, 3))
     assert_same(ds, load_dataset_file(save_dataset(ds, f"img.{ext}")))
@@ -258,6 +286,18 @@ def empty_parquet() -> None:
     load_dataset_file("empty.parquet")
 
 
+def object_extra_save() -> None:
+    cols = columns()
+    save_dataset(TransitionDataset(**cols, extras={"user": np.array(list("abcdef"), dtype=object)}), "objects.npz")
+
+
+def null_extra_parquet() -> None:
+    cols = columns()
+    propensities = [0.5] * 6
+    propensities[2] = None
+    load_dataset_file(write_parquet("null_propensity.parquet", cols | {"extra__propensities": propensities}))
+
+
 def missing_npz() -> None:
     cols = columns()
     del cols["rewards"]
@@ -384,6 +424,10 @@ CASES = [
          ("terminals_2.npz", "field 'terminals'", "row 1", "value 2")),
     Case("empty", "empty dataset (a .parquet file with 0 rows)", empty_parquet,
          ("empty.parquet", "empty (0 transitions)")),
+    Case("object_extra", "saving an extra column of Python objects", object_extra_save,
+         ("objects.npz", "field 'user'", "dtype object")),
+    Case("null_extra", "null in the extra column `extra__propensities` at row 2 (.parquet)", null_extra_parquet,
+         ("null_propensity.parquet", "field 'propensities'", "row 2", "null")),
     Case("missing_npz", "missing `rewards` (.npz)", missing_npz, ("no_rewards.npz", "'rewards'")),
     Case("missing_hdf5", "missing `terminals` and `timeouts` (.hdf5)", missing_hdf5,
          ("no_flags.hdf5", "'terminals', 'timeouts'")),

@@ -14,6 +14,7 @@ import torch
 
 from orlkit.algos import ALGORITHMS, default_config
 from orlkit.data.collect import collect
+from orlkit.data.dataset import TransitionDataset
 from orlkit.data.formats import save_dataset
 from orlkit.errors import OrlkitError
 from orlkit.train.checkpoint import latest_checkpoint, read_checkpoint
@@ -28,6 +29,16 @@ def data_path(tmp_path_factory: pytest.TempPathFactory) -> str:
     """1000 rows of CartPole: a scripted pole-balancer, random for 30% of the episodes."""
     ds = collect("CartPole-v1", lambda o: int(o[2] + o[3] > 0), 1000, seed=0, epsilon=lambda p: 0.3)
     return str(save_dataset(ds, tmp_path_factory.mktemp("data") / "cartpole.npz"))
+
+
+@pytest.fixture(scope="module")
+def continuous_path(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """1000 rows of Pendulum with uniform random actions, rescaled to [-1, 1]."""
+    ds = collect("Pendulum-v1", lambda o: np.zeros(1, np.float32), 1000, seed=0, epsilon=lambda p: 1.0)
+    cols = ds.columns()
+    cols["actions"] = cols["actions"] / 2.0
+    ds = TransitionDataset(**cols, meta={**ds.meta, "env_id": None})
+    return str(save_dataset(ds, tmp_path_factory.mktemp("data") / "pendulum.npz"))
 
 
 def small(algo: str, **overrides: Any) -> dict[str, Any]:
@@ -55,17 +66,17 @@ def final_checkpoint(out: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]
 # ---------------------------------------------------------------------------------- the run directory
 def test_run_directory_layout(data_path: str, tmp_path: Path) -> None:
     out = tmp_path / "run"
-    summary = train(run_config(data_path, "cql", steps=25, eval_every=10, log_every=10), out, progress=False)
+    summary = train(run_config(data_path, "cql-discrete", steps=25, eval_every=10, log_every=10), out, progress=False)
 
     config = json.loads((out / "config.json").read_text())
-    assert config["algo"] == "cql" and config["steps"] == 25 and config["dataset"] == data_path
-    assert set(config["config"]) == {f.name for f in dataclasses.fields(default_config("cql"))}, \
+    assert config["algo"] == "cql-discrete" and config["steps"] == 25 and config["dataset"] == data_path
+    assert set(config["config"]) == {f.name for f in dataclasses.fields(default_config("cql-discrete"))}, \
         "config.json must hold the whole algorithm config, defaults filled in"
     assert config["config"]["hidden"] == [32, 32]
 
     metrics = read_jsonl(out / "metrics.jsonl")
     assert [m["step"] for m in metrics] == [10, 20, 25]  # multiples of log_every, plus the final step
-    keys = set(ALGORITHMS["cql"][0].metric_keys)
+    keys = set(ALGORITHMS["cql-discrete"][0].metric_keys)
     assert all(set(m) == {"step"} | keys for m in metrics)
     assert all(np.isfinite(v) for m in metrics for v in m.values())
 
@@ -98,7 +109,9 @@ def test_tensorboard_event_files(data_path: str, tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------------------------- resume
 @pytest.mark.parametrize("algo", sorted(ALGORITHMS))
-def test_resume_equals_uninterrupted(algo: str, data_path: str, tmp_path: Path) -> None:
+def test_resume_equals_uninterrupted(algo: str, data_path: str, continuous_path: str, tmp_path: Path) -> None:
+    if ALGORITHMS[algo][0].continuous_only:
+        data_path = continuous_path  # no env: nothing to evaluate in (Pendulum's actions are ±2)
     full, parts = tmp_path / "full", tmp_path / "parts"
     train(run_config(data_path, algo, steps=40), full, progress=False)
     train(run_config(data_path, algo, steps=20), parts, progress=False)
@@ -123,13 +136,13 @@ def test_resume_equals_uninterrupted(algo: str, data_path: str, tmp_path: Path) 
 
 def test_resume_drops_logs_written_after_the_last_checkpoint(data_path: str, tmp_path: Path) -> None:
     full, out = tmp_path / "full", tmp_path / "run"
-    train(run_config(data_path, "cql", steps=40), full, progress=False)
-    train(run_config(data_path, "cql", steps=20), out, progress=False)
+    train(run_config(data_path, "cql-discrete", steps=40), full, progress=False)
+    train(run_config(data_path, "cql-discrete", steps=20), out, progress=False)
     # A run killed after logging step 30 but before its next checkpoint (at 40).
     for name in ("metrics.jsonl", "eval.jsonl"):
         with open(out / name, "a") as f:
             f.write(json.dumps({"step": 30, "fake": 1.0}) + "\n")
-    train(run_config(data_path, "cql", steps=40), out, resume=True, progress=False)
+    train(run_config(data_path, "cql-discrete", steps=40), out, resume=True, progress=False)
     steps = [r["step"] for r in read_jsonl(out / "metrics.jsonl")]
     assert steps == sorted(set(steps)) == [10, 20, 30, 40]
     assert not [r for r in read_jsonl(out / "metrics.jsonl") + read_jsonl(out / "eval.jsonl") if "fake" in r]
@@ -191,18 +204,18 @@ def test_unknown_config_key_is_refused(data_path: str) -> None:
 # ---------------------------------------------------------------------------------- load_run
 def test_load_run_restores_the_trained_algorithm(data_path: str, tmp_path: Path) -> None:
     out = tmp_path / "run"
-    run = run_config(data_path, "cql", steps=30, eval_every=0)
+    run = run_config(data_path, "cql-discrete", steps=30, eval_every=0)
     train(run, out, progress=False)
 
     # The same updates by hand: build, seed the sampler with the run's seed, update 30 times.
-    algo, ds, env_id = build(run_config(data_path, "cql", steps=30, eval_every=0))
+    algo, ds, env_id = build(run_config(data_path, "cql-discrete", steps=30, eval_every=0))
     sampler = ds.sampler(algo.config.batch_size, seed=run.seed)
     for _ in range(30):
         algo.update(sampler.sample())
 
     loaded, loaded_run, loaded_env = load_run(out)
     assert loaded_env == env_id == "CartPole-v1"
-    assert loaded_run.algo == "cql" and loaded_run.steps == 30
+    assert loaded_run.algo == "cql-discrete" and loaded_run.steps == 30
     assert loaded.n_updates == 30
     obs = ds.obs[::37][:16]
     np.testing.assert_array_equal(loaded.act(obs, deterministic=True), algo.act(obs, deterministic=True))

@@ -11,8 +11,12 @@ from typing import Any
 
 from orlkit.algos.base import Algorithm, DataSpec
 from orlkit.algos.bc import BC, BCConfig
+from orlkit.algos.cql import CQL, CQLConfig
 from orlkit.algos.cql_discrete import DiscreteCQL, DiscreteCQLConfig
 from orlkit.algos.dqn import DQN, DQNConfig
+from orlkit.algos.iql import IQL, IQLConfig
+from orlkit.algos.sac import SAC, SACConfig
+from orlkit.algos.td3bc import TD3BC, TD3BCConfig
 from orlkit.errors import OrlkitError
 
 # name → (class, config factory, one-line description)
@@ -21,16 +25,33 @@ ALGORITHMS: dict[str, tuple[type[Algorithm], Any, str]] = {
     "pct-bc": (BC, lambda: BCConfig(top_pct=0.1), "%BC: behavior cloning on the best 10% of timesteps"),
     "dqn": (DQN, DQNConfig, "offline DQN (naive off-policy critic)"),
     "ddqn": (DQN, lambda: DQNConfig(double=True), "offline Double DQN (naive off-policy critic)"),
-    "cql": (DiscreteCQL, DiscreteCQLConfig, "conservative Q-learning (discrete: DDQN + CQL(H) penalty)"),
+    "cql-discrete": (DiscreteCQL, DiscreteCQLConfig, "conservative Q-learning, discrete: DDQN + CQL(H) penalty"),
+    "cql-continuous": (CQL, CQLConfig, "conservative Q-learning, continuous: SAC + importance-sampled CQL(H)"),
+    "iql": (IQL, IQLConfig, "implicit Q-learning (expectile value, advantage-weighted actor)"),
+    "td3bc": (TD3BC, TD3BCConfig, "TD3 + behavior cloning"),
+    "sac": (SAC, SACConfig, "soft actor-critic trained offline (naive off-policy critic)"),
 }
+
+# A name that stands for one algorithm per kind of action space, resolved when the data is known.
+ALIASES: dict[str, dict[str, str]] = {"cql": {"discrete": "cql-discrete", "continuous": "cql-continuous"}}
+
+
+def resolve_algorithm(name: str, discrete: bool) -> str:
+    """The registered name behind ``name`` for discrete or continuous data (``cql`` → ``cql-discrete``)."""
+    if name in ALIASES:
+        return ALIASES[name]["discrete" if discrete else "continuous"]
+    return name
 
 
 def algorithm_names() -> list[str]:
-    return sorted(ALGORITHMS)
+    return sorted([*ALGORITHMS, *ALIASES])
 
 
 def default_config(name: str) -> Any:
     """The default config dataclass of a registered algorithm."""
+    if name in ALIASES:
+        raise OrlkitError(f"'{name}' stands for {' or '.join(ALIASES[name].values())}, chosen by the data's "
+                          "action space; resolve it with resolve_algorithm() first")
     if name not in ALGORITHMS:
         raise OrlkitError(f"unknown algorithm '{name}'; choose one of: {', '.join(algorithm_names())}")
     return ALGORITHMS[name][1]()
@@ -52,6 +73,13 @@ def config_from_dict(name: str, values: dict[str, Any]) -> Any:
 # Ranges of the config fields the algorithms share: (low, high, low inclusive, high inclusive).
 FIELD_RANGES: dict[str, tuple[float, float, bool, bool]] = {
     "lr": (0.0, math.inf, False, False),
+    "critic_lr": (0.0, math.inf, False, False),
+    "actor_lr": (0.0, math.inf, False, False),
+    "tau": (0.0, 1.0, False, True),
+    "expectile": (0.0, 1.0, False, False),
+    "beta": (0.0, math.inf, True, False),
+    "policy_freq": (1, math.inf, True, False),
+    "n_action_samples": (1, math.inf, True, False),
     "batch_size": (1, math.inf, True, False),
     "gamma": (0.0, 1.0, True, False),
     "alpha": (0.0, math.inf, True, False),
@@ -96,5 +124,5 @@ def make_algorithm(name: str, spec: DataSpec, config: Any = None, device="cpu", 
     return algo
 
 
-__all__ = ["ALGORITHMS", "Algorithm", "DataSpec", "algorithm_names", "config_from_dict", "default_config",
-           "make_algorithm"]
+__all__ = ["ALGORITHMS", "ALIASES", "Algorithm", "DataSpec", "algorithm_names", "config_from_dict",
+           "default_config", "make_algorithm", "resolve_algorithm"]

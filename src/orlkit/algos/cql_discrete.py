@@ -58,7 +58,7 @@ class DiscreteCQL(Algorithm):
     (mean TD target y), ``stats/logsumexp`` (mean logsumexp_a Q(s, a)) and ``stats/q_max``.
     """
 
-    name = "cql"
+    name = "cql-discrete"
     config_class = DiscreteCQLConfig
     discrete_only = True
     metric_keys = ("loss/td", "loss/cql_penalty", "loss/total", "stats/q_data", "stats/target",

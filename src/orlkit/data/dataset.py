@@ -85,6 +85,9 @@ class TransitionDataset:
             actions are integers and ``n_actions`` is not given, it is ``max(actions) + 1``.
         meta: free-form JSON-serialisable metadata (``env_id``, how the data was made, ...).
         source: where the data came from (a file path or dataset name), used in error messages.
+        extras: optional per-row columns beyond the six fields, e.g. ``propensities`` (the behavior
+            policy's probability of the logged action, for off-policy evaluation) or ``user_id``.
+            Each must have N rows; float columns are checked for NaN/inf like the others.
 
     Raises:
         DatasetError: on empty data, length mismatches, wrong shapes or dtypes, NaN/inf,
@@ -93,7 +96,7 @@ class TransitionDataset:
 
     def __init__(self, obs, actions, rewards, next_obs, terminals, timeouts, *,
                  n_actions: int | None = None, meta: Mapping[str, Any] | None = None,
-                 source: str | None = None):
+                 source: str | None = None, extras: Mapping[str, Any] | None = None):
         self.source = source
         self.meta: dict[str, Any] = dict(meta or {})
         obs_arr = np.asarray(obs)
@@ -147,6 +150,15 @@ class TransitionDataset:
                                    source=source, field="actions")
             self.n_actions = None
             self.actions = _as_float(act, "actions", source)
+        self.extras: dict[str, np.ndarray] = {}
+        for name, col in (extras or {}).items():
+            arr = np.asarray(col)
+            if arr.ndim == 0 or len(arr) != n:
+                raise DatasetError(f"has {len(arr) if arr.ndim else 0} rows but 'obs' has {n}", source=source,
+                                   field=name)
+            if np.issubdtype(arr.dtype, np.floating):
+                arr = _as_float(arr, name, source)
+            self.extras[name] = arr
         self._episodes: tuple[np.ndarray, np.ndarray] | None = None
 
     # ------------------------------------------------------------------ structure
@@ -220,7 +232,8 @@ class TransitionDataset:
     def select(self, rows: np.ndarray) -> TransitionDataset:
         """A new dataset made of the given rows, in order (episode flags are kept as they are)."""
         cols = {name: col[rows] for name, col in self.columns().items()}
-        return TransitionDataset(**cols, n_actions=self.n_actions, meta=self.meta, source=self.source)
+        return TransitionDataset(**cols, n_actions=self.n_actions, meta=self.meta, source=self.source,
+                                 extras={k: v[rows] for k, v in self.extras.items()})
 
     def select_episodes(self, episodes: np.ndarray) -> TransitionDataset:
         starts, ends = self.episode_bounds

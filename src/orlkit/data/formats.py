@@ -24,6 +24,11 @@ Layouts (N rows, one per transition; field names as in :data:`~orlkit.data.datas
   ``terminals``/``timeouts`` bool; metadata JSON in the schema metadata key ``b"orlkit"``.
 - ``minari:ID``: a Minari dataset already on this machine (nothing is downloaded).
 
+Extra per-row columns (``TransitionDataset.extras``, e.g. ``propensities`` for off-policy
+evaluation) are stored under the name ``extra__NAME``: an array in ``.npz`` and ``.hdf5``, a
+column in ``.parquet`` (a list column for 2-d extras). They must be numeric or boolean; the
+readers load every ``extra__*`` key back into ``extras``. Minari files do not hold extras.
+
 Metadata is one JSON object; two keys are read by the loaders: ``n_actions`` (size of a
 discrete action space; the writers store it) and ``obs_shape`` (Parquet stores flat rows, so
 its writer records the shape of non-flat observations).
@@ -57,6 +62,7 @@ _D4RL_NAMES = {"obs": "observations", "next_obs": "next_observations"}
 _META_ATTR = "orlkit_meta"
 _PARQUET_META_KEY = b"orlkit"
 _TOLERANCE = 1e-6  # slack on env bounds: float32 rounding must not fail a value on the bound
+EXTRA_PREFIX = "extra__"  # file key of the extra column NAME: extra__NAME
 
 Columns = dict[str, np.ndarray]
 
@@ -83,8 +89,8 @@ def load_dataset_file(path: str | Path, n_actions: int | None = None) -> Transit
         raise DatasetError(f"no such file; expected a {path.suffix} dataset file", source=source)
     if not path.is_file():
         raise DatasetError(f"is not a file; expected a {path.suffix} file", source=source)
-    columns, meta = reader(path, source)
-    return _build(columns, meta, n_actions, source)
+    columns, meta, extras = reader(path, source)
+    return _build(columns, meta, n_actions, source, extras)
 
 
 def save_dataset(ds: TransitionDataset, path: str | Path) -> Path:
@@ -99,6 +105,7 @@ def save_dataset(ds: TransitionDataset, path: str | Path) -> Path:
         raise DatasetError(f"cannot save: unknown file extension '{path.suffix}'; expected .npz, .hdf5, "
                            ".h5 or .parquet", source=str(path))
     meta_json = _meta_json(ds, str(path))
+    _check_extras_storable(ds, path)
     _atomic_write(path, lambda tmp: writer(ds, meta_json, tmp))
     return path
 
@@ -154,18 +161,21 @@ def check_fits_env(ds: TransitionDataset, env: gym.Env, source: str | None = Non
 
 
 # ---------------------------------------------------------------------------------- shared helpers
-def _build(columns: Columns, meta: dict[str, Any], n_actions: int | None, source: str) -> TransitionDataset:
+def _build(columns: Columns, meta: dict[str, Any], n_actions: int | None, source: str,
+           extras: Columns | None = None) -> TransitionDataset:
     """The validated dataset; without next_obs it is derived as for D4RL (see module doc)."""
     n_actions = n_actions if n_actions is not None else _meta_n_actions(meta, source)
+    extras = extras or {}
     if "next_obs" in columns:
-        return TransitionDataset(**columns, n_actions=n_actions, meta=meta, source=source)
+        return TransitionDataset(**columns, n_actions=n_actions, meta=meta, source=source, extras=extras)
     # Validate the file's rows first, so errors name the row numbers of the file.
-    raw = TransitionDataset(**columns, next_obs=columns["obs"], n_actions=n_actions, meta=meta, source=source)
+    raw = TransitionDataset(**columns, next_obs=columns["obs"], n_actions=n_actions, meta=meta, source=source,
+                            extras=extras)
     next_obs, keep, timeouts = _derive_next_obs(raw.obs, raw.terminals, raw.timeouts)
     cols = raw.columns() | {"next_obs": next_obs, "timeouts": timeouts}
     meta = raw.meta | {"dropped_rows_without_next_obs": int(len(keep) - keep.sum())}
     return TransitionDataset(**{k: v[keep] for k, v in cols.items()}, n_actions=raw.n_actions, meta=meta,
-                             source=source)
+                             source=source, extras={k: v[keep] for k, v in raw.extras.items()})
 
 
 def _derive_next_obs(obs: np.ndarray, terminals: np.ndarray, timeouts: np.ndarray
@@ -283,8 +293,25 @@ def _first_true(mask: np.ndarray) -> int | None:
     return int(hit[0]) if len(hit) else None
 
 
+def _check_extras_storable(ds: TransitionDataset, path: Path) -> None:
+    """Extras must be numeric or boolean (no pickled objects, no strings); Parquet takes 1-d or 2-d ones."""
+    for name, col in ds.extras.items():
+        if col.dtype.kind not in "biuf":
+            raise DatasetError(f"cannot save: dtype {col.dtype} is not numeric or boolean; dataset files hold "
+                               "numeric and boolean extra columns", source=str(path), field=name)
+        if path.suffix.lower() == ".parquet" and col.ndim > 2:
+            raise DatasetError(f"cannot save: shape {col.shape} has more than 2 dimensions; Parquet holds 1-d "
+                               "and 2-d extra columns", source=str(path), field=name)
+
+
+def _extra_keys(available: set[str] | list[str]) -> dict[str, str]:
+    """``{NAME: "extra__NAME"}`` for the file keys that hold extra columns."""
+    return {k[len(EXTRA_PREFIX):]: k for k in sorted(available) if k.startswith(EXTRA_PREFIX) and
+            len(k) > len(EXTRA_PREFIX)}
+
+
 # ---------------------------------------------------------------------------------- npz
-def _read_npz(path: Path, source: str) -> tuple[Columns, dict[str, Any]]:
+def _read_npz(path: Path, source: str) -> tuple[Columns, dict[str, Any], Columns]:
     if not zipfile.is_zipfile(path):
         raise DatasetError("is not a .npz archive (no zip signature); expected named arrays saved with "
                            "numpy.savez", source=source)
@@ -295,8 +322,9 @@ def _read_npz(path: Path, source: str) -> tuple[Columns, dict[str, Any]]:
     with archive:
         names = _resolve(set(archive.files), "array", source)
         columns = {field: _npz_array(archive, key, field, source) for field, key in names.items()}
+        extras = {name: _npz_array(archive, key, name, source) for name, key in _extra_keys(archive.files).items()}
         meta = _parse_meta(_npz_array(archive, "meta", "meta", source), source) if "meta" in archive else {}
-    return columns, meta
+    return columns, meta, extras
 
 
 def _npz_array(archive: Any, key: str, field: str, source: str) -> np.ndarray:
@@ -313,20 +341,22 @@ def _npz_array(archive: Any, key: str, field: str, source: str) -> np.ndarray:
 
 def _write_npz(ds: TransitionDataset, meta_json: str, tmp: Path) -> None:
     with open(tmp, "wb") as f:
-        np.savez(f, **ds.columns(), meta=np.array(meta_json))
+        extras = {EXTRA_PREFIX + name: col for name, col in ds.extras.items()}
+        np.savez(f, **ds.columns(), **extras, meta=np.array(meta_json))
 
 
 # ---------------------------------------------------------------------------------- HDF5 (D4RL)
-def _read_hdf5(path: Path, source: str) -> tuple[Columns, dict[str, Any]]:
+def _read_hdf5(path: Path, source: str) -> tuple[Columns, dict[str, Any], Columns]:
     try:
         with h5py.File(path, "r") as f:
             available = {k for k in f.keys() if isinstance(f[k], h5py.Dataset)}
             names = _resolve(available, "dataset", source, optional=("next_obs",))
             columns = {field: _hdf5_array(f[key], field, source) for field, key in names.items()}
+            extras = {name: _hdf5_array(f[key], name, source) for name, key in _extra_keys(available).items()}
             meta = _hdf5_meta(f, source)
     except (OSError, KeyError, TypeError, RuntimeError) as e:
         raise DatasetError(f"cannot read as an HDF5 file ({e})", source=source) from e
-    return columns, meta
+    return columns, meta, extras
 
 
 def _hdf5_array(dset: h5py.Dataset, field: str, source: str) -> np.ndarray:
@@ -361,17 +391,21 @@ def _write_hdf5(ds: TransitionDataset, meta_json: str, tmp: Path) -> None:
     with h5py.File(tmp, "w") as f:
         for field, col in ds.columns().items():
             f.create_dataset(_D4RL_NAMES.get(field, field), data=col)
+        for name, col in ds.extras.items():
+            f.create_dataset(EXTRA_PREFIX + name, data=col)
         f.attrs[_META_ATTR] = meta_json
 
 
 # ---------------------------------------------------------------------------------- Parquet
-def _read_parquet(path: Path, source: str) -> tuple[Columns, dict[str, Any]]:
+def _read_parquet(path: Path, source: str) -> tuple[Columns, dict[str, Any], Columns]:
     try:
         table = pq.read_table(path)
     except (pa.ArrowException, OSError, ValueError) as e:
         raise DatasetError(f"cannot read as a Parquet file ({e})", source=source) from e
     names = _resolve(set(table.column_names), "column", source)
     columns = {field: _arrow_to_numpy(table.column(key), field, source) for field, key in names.items()}
+    extras = {name: _arrow_to_numpy(table.column(key), name, source)
+              for name, key in _extra_keys(table.column_names).items()}
     schema_meta = table.schema.metadata or {}
     meta = _parse_meta(schema_meta[_PARQUET_META_KEY], source) if _PARQUET_META_KEY in schema_meta else {}
     if "obs_shape" in meta and len(columns["obs"]):
@@ -381,7 +415,7 @@ def _read_parquet(path: Path, source: str) -> tuple[Columns, dict[str, Any]]:
                                field="meta")
         for field in ("obs", "next_obs"):
             columns[field] = _reshape_rows(columns[field], shape, field, source)
-    return columns, meta
+    return columns, meta, extras
 
 
 def _reshape_rows(x: np.ndarray, shape: list[int], field: str, source: str) -> np.ndarray:
@@ -428,7 +462,7 @@ def _arrow_rows(x: np.ndarray) -> pa.Array:
 def _write_parquet(ds: TransitionDataset, meta_json: str, tmp: Path) -> None:
     if len(ds.obs_shape) > 1:
         meta_json = json.dumps(json.loads(meta_json) | {"obs_shape": list(ds.obs_shape)})
-    columns = ds.columns()
+    columns = ds.columns() | {EXTRA_PREFIX + name: col for name, col in ds.extras.items()}
     arrays = {name: _arrow_rows(col) if col.ndim > 1 else pa.array(col) for name, col in columns.items()}
     table = pa.table(arrays).replace_schema_metadata({_PARQUET_META_KEY: meta_json.encode()})
     pq.write_table(table, tmp)

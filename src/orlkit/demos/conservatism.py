@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from orlkit.algos import default_config, make_algorithm
+from orlkit.algos import default_config, make_algorithm, resolve_algorithm
 from orlkit.algos.base import DataSpec
 from orlkit.envs.gridworld import GridWorld, make_gridworld_dataset, policy_evaluation, value_iteration
 
@@ -51,12 +51,12 @@ def measure(name: str, seed: int, steps: int = STEPS, alpha: float | None = None
     """Train ``name`` on gridworld-missing and measure (a), (b), (c) against DP."""
     ds = make_gridworld_dataset("missing", n_transitions=N_TRANSITIONS, seed=0)
     env = GridWorld(**ds.meta["env_kwargs"])
-    cfg = default_config(name)
+    cfg = default_config(resolve_algorithm(name, discrete=True))
     fields = {k: v for k, v in OVERRIDES.items() if hasattr(cfg, k)}
     if name == "cql":
         fields["alpha"] = ALPHA if alpha is None else alpha
     cfg = replace(cfg, **fields)
-    algo = make_algorithm(name, DataSpec.from_dataset(ds), cfg, seed=seed)
+    algo = make_algorithm(resolve_algorithm(name, discrete=True), DataSpec.from_dataset(ds), cfg, seed=seed)
     sampler = ds.sampler(cfg.batch_size, seed=seed)
     for _ in range(steps):
         algo.update(sampler.sample())

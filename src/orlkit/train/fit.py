@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from orlkit.algos import config_from_dict, make_algorithm
+from orlkit.algos import ALIASES, config_from_dict, make_algorithm, resolve_algorithm
 from orlkit.algos.base import Algorithm, DataSpec
 from orlkit.data.dataset import TransitionDataset
 from orlkit.errors import OrlkitError
@@ -61,6 +61,10 @@ class RunConfig:
         for name in ("eval_every", "checkpoint_every"):
             if getattr(self, name) < 0:
                 raise OrlkitError(f"--{name.replace('_', '-')} must be ≥ 0, got {getattr(self, name)}")
+        if self.algo in ALIASES:  # e.g. cql → cql-discrete or cql-continuous, by the data's action space
+            from orlkit.data.registry import resolve_dataset
+
+            self.algo = resolve_algorithm(self.algo, resolve_dataset(self.dataset).discrete)
         # The whole config, defaults filled in, so config.json records every value the run used.
         self.config = dataclasses.asdict(config_from_dict(self.algo, self.config))
 

@@ -1,0 +1,161 @@
+"""Conservative Q-learning for continuous actions (CQL(H); Kumar et al. 2020), on SAC.
+
+Critic, per head i, with N samples from each of Unif[−1,1]^d, π(·|s) and π(·|s') (all at Q(s,·)):
+
+    penalty_i = log Σ_{j=1..3N} exp( Q_i(s, a_j) − log ρ(a_j) ) − E_D [ Q_i(s, a) ]
+                (ρ: the density each sample came from: 0.5^d, π(a|s), π(a'|s'), detached)
+    L_Q(θ)    = Σ_i [ ½·E_D (Q_i(s,a) − y)² + w·penalty_i ]      (fixed α = w), or with Lagrange:
+                Σ_i [ ½·E_D (Q_i − y)² + α'·(w·penalty_i − τ_gap) ],  α' ← argmax, clamped to [0, 1e6]
+    y         = r + γ(1 − terminal)·min_i Q̄_i(s', a'), a' ~ π(·|s')      (deterministic backup)
+
+Actor (SAC, the lecture's θ ← θ + η∇E[Q̂(s, π_θ(s))]): E_s[α·log π(a|s) − min_i Q_i(s, a)], a ~ π;
+during the first ``bc_steps`` updates: E_s[α·log π(a|s) − log π(a_data|s)] (BC warm-up).
+
+Defaults from the official rlkit code (min_q_version 3) and REFERENCES.md: N = 10, w = 5
+(Gym), twin critics, critic lr 3e-4, actor lr 1e-4, batch 256, γ 0.99, τ 0.005, automatic
+entropy tuning (target −|A|), 3×256 MLPs. Deviations: 2×256 MLPs by default (the benchmark
+size of this project; set ``hidden=256,256,256`` for the paper's); BC warm-up 0 by default
+(paper: 40k) so short runs train the real objective.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import torch
+
+from orlkit.algos.base import Algorithm, DataSpec, polyak_update, to_floats
+from orlkit.data.dataset import Batch
+from orlkit.nets.ensemble import Critic
+from orlkit.nets.policies import TanhGaussianPolicy
+
+
+@dataclass
+class CQLConfig:
+    """Continuous CQL hyperparameters."""
+
+    critic_lr: float = 3e-4  # Adam lr of the critics
+    actor_lr: float = 1e-4  # Adam lr of the actor (CORL: 3e-5 on Gym)
+    batch_size: int = 256  # transitions per update
+    hidden: tuple[int, ...] = (256, 256)  # MLP widths
+    gamma: float = 0.99  # γ, discount
+    tau: float = 0.005  # Polyak rate of the target critics
+    alpha: float = 5.0  # w, weight of the CQL penalty (α in the paper)
+    n_action_samples: int = 10  # N samples from each of the three proposal distributions
+    lagrange: bool = False  # tune α' to keep the penalty near target_gap
+    target_gap: float = 5.0  # τ_gap of the Lagrangian variant
+    bc_steps: int = 0  # BC warm-up updates of the actor (paper: 40k)
+    target_entropy: float | None = None  # H̄ of SAC's temperature; None: −|A|
+
+
+def cql_penalty(q_samples: torch.Tensor, log_density: torch.Tensor, q_data: torch.Tensor
+                ) -> tuple[torch.Tensor, dict]:
+    """Importance-sampled logsumexp minus the data Q, per head, summed over heads.
+
+    q_samples (E, B, 3N), log_density (B, 3N), q_data (E, B).
+    """
+    lse = torch.logsumexp(q_samples - log_density.unsqueeze(0), dim=-1)  # (E, B)
+    gap = (lse - q_data).mean(1)  # (E,)
+    return gap.sum(), {"stats/cql_gap": gap.mean(), "stats/logsumexp": lse.mean()}
+
+
+class CQL(Algorithm):
+    """CQL(H) for continuous actions (see the module docstring).
+
+    Metrics: ``loss/q``, ``loss/cql_penalty``, ``loss/actor``, ``loss/alpha``, ``loss/alpha_prime``,
+    ``stats/q``, ``stats/cql_gap``, ``stats/logsumexp``, ``stats/alpha``, ``stats/alpha_prime``.
+    """
+
+    name = "cql-continuous"
+    config_class = CQLConfig
+    continuous_only = True
+    metric_keys: ClassVar[tuple[str, ...]] = (
+        "loss/q", "stats/q", "stats/cql_gap", "stats/logsumexp", "loss/cql_penalty", "loss/alpha_prime",
+        "stats/alpha_prime", "loss/actor", "loss/alpha", "stats/alpha")
+
+    def __init__(self, config: CQLConfig, spec: DataSpec, device="cpu", seed: int = 0):
+        super().__init__(config, spec, device, seed)
+        self.critic = Critic(spec.obs_dim, spec.action_dim, config.hidden).to(self.device)
+        self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
+        self.actor = TanhGaussianPolicy(spec.obs_dim, spec.action_dim, config.hidden).to(self.device)
+        self.scalars = torch.nn.ParameterDict({"log_alpha": torch.nn.Parameter(torch.zeros((), device=self.device))})
+        if config.lagrange:
+            self.scalars["log_alpha_prime"] = torch.nn.Parameter(torch.zeros((), device=self.device))
+        self.target_entropy = (config.target_entropy if config.target_entropy is not None
+                               else -float(spec.action_dim))
+        self.modules = {"critic": self.critic, "critic_target": self.critic_target, "actor": self.actor,
+                        "scalars": self.scalars}
+        self.optimizers = {
+            "critic": torch.optim.Adam(self.critic.parameters(), lr=config.critic_lr),
+            "actor": torch.optim.Adam(self.actor.parameters(), lr=config.actor_lr),
+            "alpha": torch.optim.Adam([self.scalars["log_alpha"]], lr=config.actor_lr)}
+        if config.lagrange:
+            self.optimizers["alpha_prime"] = torch.optim.Adam([self.scalars["log_alpha_prime"]], lr=config.critic_lr)
+
+    def _step(self, name: str, loss: torch.Tensor, retain: bool = False) -> None:
+        opt = self.optimizers[name]
+        opt.zero_grad(set_to_none=True)
+        loss.backward(retain_graph=retain)
+        opt.step()
+
+    def _proposals(self, obs: torch.Tensor, next_obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """3N actions per state and their log densities: (B, 3N, d), (B, 3N), all detached."""
+        n, (b, d) = self.config.n_action_samples, (obs.shape[0], self.spec.action_dim)
+        with torch.no_grad():
+            uniform = torch.rand((b, n, d), generator=self.generator, device=self.device) * 2 - 1
+            log_uniform = torch.full((b, n), d * math.log(0.5), device=self.device)
+            rep = lambda x: x.repeat_interleave(n, 0)  # (B·N, obs)  # noqa: E731
+            a_cur, logp_cur = self.actor.sample(rep(obs), self.generator)
+            a_next, logp_next = self.actor.sample(rep(next_obs), self.generator)
+        actions = torch.cat([uniform, a_cur.view(b, n, d), a_next.view(b, n, d)], 1)  # (B, 3N, d)
+        log_density = torch.cat([log_uniform, logp_cur.view(b, n), logp_next.view(b, n)], 1)  # (B, 3N)
+        return actions, log_density
+
+    def update(self, batch: Batch) -> dict[str, float]:
+        cfg = self.config
+        alpha = self.scalars["log_alpha"].exp().detach()
+        with torch.no_grad():
+            next_a, _ = self.actor.sample(batch.next_obs, self.generator)
+            next_q = self.critic_target(batch.next_obs, next_a).min(0).values  # (B,)
+            target = batch.rewards + cfg.gamma * (1.0 - batch.terminals.float()) * next_q
+        q_data = self.critic(batch.obs, batch.actions)  # (E, B)
+        bellman = 0.5 * (q_data - target.unsqueeze(0)).pow(2).mean(1).sum()
+        actions, log_density = self._proposals(batch.obs, batch.next_obs)
+        penalty, m_cql = cql_penalty(self.critic(batch.obs, actions), log_density, q_data)
+        if cfg.lagrange:
+            alpha_prime = self.scalars["log_alpha_prime"].exp().clamp(0.0, 1e6)
+            n_heads = q_data.shape[0]
+            conservative = alpha_prime.detach() * (cfg.alpha * penalty - n_heads * cfg.target_gap)
+            alpha_prime_loss = -alpha_prime * (cfg.alpha * penalty.detach() - n_heads * cfg.target_gap)
+            self._step("alpha_prime", alpha_prime_loss)
+        else:
+            alpha_prime = torch.ones((), device=self.device)
+            conservative = cfg.alpha * penalty
+            alpha_prime_loss = torch.zeros((), device=self.device)
+        q_loss = bellman + conservative
+        self._step("critic", q_loss)
+
+        a, logp = self.actor.sample(batch.obs, self.generator)
+        if self.n_updates < cfg.bc_steps:
+            actor_loss = (alpha * logp - self.actor.log_prob(batch.obs, batch.actions)).mean()
+        else:
+            actor_loss = (alpha * logp - self.critic(batch.obs, a).min(0).values).mean()
+        self._step("actor", actor_loss)
+        alpha_loss = -(self.scalars["log_alpha"] * (logp.detach() + self.target_entropy)).mean()
+        self._step("alpha", alpha_loss)
+        polyak_update(self.critic_target, self.critic, cfg.tau)
+        self.n_updates += 1
+        return to_floats({"loss/q": bellman, "stats/q": q_data.mean(), **m_cql, "loss/cql_penalty": penalty,
+                          "loss/alpha_prime": alpha_prime_loss, "stats/alpha_prime": alpha_prime,
+                          "loss/actor": actor_loss, "loss/alpha": alpha_loss, "stats/alpha": alpha})
+
+    @torch.no_grad()
+    def act(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
+        x, single = self._obs_tensor(obs)
+        a = self.actor.mode(x) if deterministic else self.actor.sample(x, self.generator)[0]
+        a = a.cpu().numpy()
+        return a[0] if single else a

@@ -1,0 +1,60 @@
+"""Batched ensembles: E independent MLPs evaluated as one network (twin critics, reward ensembles)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+
+class EnsembleLinear(nn.Module):
+    """E independent linear layers applied with one batched matmul: (E, B, in) → (E, B, out)."""
+
+    def __init__(self, ensemble_size: int, in_dim: int, out_dim: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(ensemble_size, in_dim, out_dim))
+        self.bias = nn.Parameter(torch.empty(ensemble_size, 1, out_dim))
+        bound = 1.0 / math.sqrt(in_dim)  # nn.Linear's default initialisation, per member
+        nn.init.uniform_(self.weight, -bound, bound)
+        nn.init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.baddbmm(self.bias, x, self.weight)  # (E, B, out)
+
+
+class EnsembleMLP(nn.Module):
+    """E MLPs in parallel. Input (B, in) is shared by all members, or (E, B, in) per member."""
+
+    def __init__(self, ensemble_size: int, in_dim: int, out_dim: int, hidden: Sequence[int] = (256, 256)):
+        super().__init__()
+        self.ensemble_size = ensemble_size
+        layers: list[nn.Module] = []
+        width = in_dim
+        for h in hidden:
+            layers += [EnsembleLinear(ensemble_size, width, h), nn.ReLU()]
+            width = h
+        layers.append(EnsembleLinear(ensemble_size, width, out_dim))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim == 2:
+            x = x.unsqueeze(0).expand(self.ensemble_size, *x.shape)  # (E, B, in)
+        return self.net(x)
+
+
+class Critic(nn.Module):
+    """Q(s, a) for an ensemble of E critics: (B, obs), (B, act) → (E, B); or (B, N, act) → (E, B, N)."""
+
+    def __init__(self, obs_dim: int, action_dim: int, hidden: Sequence[int] = (256, 256), n_critics: int = 2):
+        super().__init__()
+        self.net = EnsembleMLP(n_critics, obs_dim + action_dim, 1, hidden)
+
+    def forward(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        if actions.ndim == 3:  # N sampled actions per state
+            b, n, _ = actions.shape
+            obs = obs.unsqueeze(1).expand(b, n, obs.shape[-1])  # (B, N, obs)
+            q = self.net(torch.cat([obs, actions], -1).reshape(b * n, -1))  # (E, B·N, 1)
+            return q.reshape(-1, b, n)  # (E, B, N)
+        return self.net(torch.cat([obs, actions], -1)).squeeze(-1)  # (E, B)

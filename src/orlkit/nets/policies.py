@@ -1,0 +1,84 @@
+"""Policies for continuous actions in [-1, 1]^d: tanh-Gaussian, Gaussian, deterministic."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from orlkit.nets.mlp import mlp
+
+LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
+
+
+class TanhGaussianPolicy(nn.Module):
+    """a = tanh(u), u ~ N(μ(s), σ(s)²): SAC's and CQL's actor. ``sample`` returns (a, log π(a|s))."""
+
+    def __init__(self, obs_dim: int, action_dim: int, hidden: Sequence[int] = (256, 256)):
+        super().__init__()
+        self.net = mlp(obs_dim, 2 * action_dim, hidden)
+
+    def _dist(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mean, log_std = self.net(obs).chunk(2, -1)
+        return mean, log_std.clamp(LOG_STD_MIN, LOG_STD_MAX).exp()
+
+    def sample(self, obs: torch.Tensor, generator: torch.Generator | None = None
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+        mean, std = self._dist(obs)
+        noise = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
+        u = mean + std * noise
+        a = torch.tanh(u)
+        # log N(u; μ, σ) − Σ log(1 − tanh(u)²), the latter in the stable form 2(log 2 − u − softplus(−2u))
+        log_prob = (-0.5 * noise.pow(2) - std.log() - 0.5 * math.log(2 * math.pi)).sum(-1)
+        log_prob = log_prob - (2 * (math.log(2) - u - nn.functional.softplus(-2 * u))).sum(-1)
+        return a, log_prob
+
+    def log_prob(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """log π(a|s) of given actions in (-1, 1) (clipped away from ±1)."""
+        mean, std = self._dist(obs)
+        a = actions.clamp(-1 + 1e-6, 1 - 1e-6)
+        u = torch.atanh(a)
+        log_prob = torch.distributions.Normal(mean, std).log_prob(u).sum(-1)
+        return log_prob - torch.log1p(-a.pow(2)).sum(-1)
+
+    def mode(self, obs: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self._dist(obs)[0])
+
+
+class GaussianPolicy(nn.Module):
+    """a ~ N(tanh(μ(s)), σ²) with a state-independent σ (IQL's and AWR's actor)."""
+
+    def __init__(self, obs_dim: int, action_dim: int, hidden: Sequence[int] = (256, 256)):
+        super().__init__()
+        self.net = mlp(obs_dim, action_dim, hidden)
+        self.log_std = nn.Parameter(torch.zeros(action_dim))
+
+    def log_prob(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        mean = torch.tanh(self.net(obs))
+        std = self.log_std.clamp(LOG_STD_MIN, LOG_STD_MAX).exp()
+        return torch.distributions.Normal(mean, std).log_prob(actions).sum(-1)
+
+    def sample(self, obs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        mean = torch.tanh(self.net(obs))
+        std = self.log_std.clamp(LOG_STD_MIN, LOG_STD_MAX).exp()
+        noise = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
+        return (mean + std * noise).clamp(-1.0, 1.0)
+
+    def mode(self, obs: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.net(obs))
+
+
+class DeterministicPolicy(nn.Module):
+    """a = tanh(f(s)) (TD3+BC's actor)."""
+
+    def __init__(self, obs_dim: int, action_dim: int, hidden: Sequence[int] = (256, 256)):
+        super().__init__()
+        self.net = mlp(obs_dim, action_dim, hidden)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.net(obs))
+
+    def mode(self, obs: torch.Tensor) -> torch.Tensor:
+        return self(obs)
