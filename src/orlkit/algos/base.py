@@ -91,6 +91,21 @@ class Algorithm:
         single = x.ndim == 1
         return (x.unsqueeze(0) if single else x), single
 
+    def _step(self, name: str, loss: torch.Tensor) -> None:
+        """One optimizer step of ``self.optimizers[name]`` on ``loss``."""
+        opt = self.optimizers[name]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    @torch.no_grad()
+    def _policy_act(self, actor: nn.Module, obs: np.ndarray, deterministic: bool) -> np.ndarray:
+        """actor.mode(s) or a sample from actor.sample(s) (which returns (actions, log_prob))."""
+        x, single = self._obs_tensor(obs)
+        a = actor.mode(x) if deterministic else actor.sample(x, self.generator)[0]
+        a = a.cpu().numpy()
+        return a[0] if single else a
+
     @torch.no_grad()
     def _greedy(self, q_net: nn.Module, obs: np.ndarray) -> np.ndarray:
         """argmax_a q_net(obs)[a] for one observation or a batch."""

@@ -80,10 +80,7 @@ class BC(Algorithm):
             loss, metrics = bc_discrete_loss(out, batch.actions)
         else:
             loss, metrics = bc_continuous_loss(torch.tanh(out), batch.actions)
-        opt = self.optimizers["policy"]
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        self._step("policy", loss)
         self.n_updates += 1
         return to_floats(metrics)
 

@@ -96,11 +96,6 @@ class CQL(Algorithm):
         if config.lagrange:
             self.optimizers["alpha_prime"] = torch.optim.Adam([self.scalars["log_alpha_prime"]], lr=config.critic_lr)
 
-    def _step(self, name: str, loss: torch.Tensor, retain: bool = False) -> None:
-        opt = self.optimizers[name]
-        opt.zero_grad(set_to_none=True)
-        loss.backward(retain_graph=retain)
-        opt.step()
 
     def _proposals(self, obs: torch.Tensor, next_obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """3N actions per state and their log densities: (B, 3N, d), (B, 3N), all detached."""
@@ -153,9 +148,5 @@ class CQL(Algorithm):
                           "loss/alpha_prime": alpha_prime_loss, "stats/alpha_prime": alpha_prime,
                           "loss/actor": actor_loss, "loss/alpha": alpha_loss, "stats/alpha": alpha})
 
-    @torch.no_grad()
     def act(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
-        x, single = self._obs_tensor(obs)
-        a = self.actor.mode(x) if deterministic else self.actor.sample(x, self.generator)[0]
-        a = a.cpu().numpy()
-        return a[0] if single else a
+        return self._policy_act(self.actor, obs, deterministic)

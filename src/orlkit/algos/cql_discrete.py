@@ -83,10 +83,7 @@ class DiscreteCQL(Algorithm):
         penalty, cql_metrics = cql_penalty(q_all, q_data)
         loss = bellman + cfg.alpha * penalty
 
-        opt = self.optimizers["q"]
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        self._step("q", loss)
         self.n_updates += 1
         if self.n_updates % cfg.target_update_interval == 0:
             self.q_target.load_state_dict(self.q.state_dict())

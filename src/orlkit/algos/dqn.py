@@ -88,10 +88,7 @@ class DQN(Algorithm):
         q_data = q_all.gather(-1, batch.actions.unsqueeze(-1)).squeeze(-1)  # (B,)
         loss, metrics = td_loss(q_data, target)
 
-        opt = self.optimizers["q"]
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        self._step("q", loss)
         self.n_updates += 1
         if self.n_updates % cfg.target_update_interval == 0:
             self.q_target.load_state_dict(self.q.state_dict())

@@ -108,11 +108,6 @@ class IQL(Algorithm):
         return TransitionDataset(**cols, n_actions=dataset.n_actions, meta=dataset.meta, source=dataset.source,
                                  extras=dataset.extras)
 
-    def _step(self, name: str, loss: torch.Tensor) -> None:
-        opt = self.optimizers[name]
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
 
     def update(self, batch: Batch) -> dict[str, float]:
         cfg = self.config
@@ -146,9 +141,5 @@ class IQL(Algorithm):
             for group in self.optimizers["actor"].param_groups:
                 group["lr"] = lr
 
-    @torch.no_grad()
     def act(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
-        x, single = self._obs_tensor(obs)
-        a = self.actor.mode(x) if deterministic else self.actor.sample(x, self.generator)
-        a = a.cpu().numpy()
-        return a[0] if single else a
+        return self._policy_act(self.actor, obs, deterministic)

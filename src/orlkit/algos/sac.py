@@ -65,11 +65,6 @@ class SAC(Algorithm):
                            "actor": torch.optim.Adam(self.actor.parameters(), lr=config.lr),
                            "alpha": torch.optim.Adam([self.log_alpha], lr=config.lr)}
 
-    def _step(self, name: str, loss: torch.Tensor) -> None:
-        opt = self.optimizers[name]
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
 
     def update(self, batch: Batch) -> dict[str, float]:
         cfg = self.config
@@ -93,9 +88,5 @@ class SAC(Algorithm):
         return to_floats({"loss/q": q_loss, "stats/q": q.mean(), "loss/actor": actor_loss,
                           "stats/entropy": -logp.mean(), "loss/alpha": alpha_loss, "stats/alpha": alpha})
 
-    @torch.no_grad()
     def act(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
-        x, single = self._obs_tensor(obs)
-        a = self.actor.mode(x) if deterministic else self.actor.sample(x, self.generator)[0]
-        a = a.cpu().numpy()
-        return a[0] if single else a
+        return self._policy_act(self.actor, obs, deterministic)

@@ -76,10 +76,7 @@ class TD3BC(Algorithm):
             target = batch.rewards + cfg.gamma * (1.0 - batch.terminals.float()) * next_q
         q = self.critic(batch.obs, batch.actions)  # (E, B)
         q_loss = (q - target.unsqueeze(0)).pow(2).mean(1).sum()
-        opt = self.optimizers["critic"]
-        opt.zero_grad(set_to_none=True)
-        q_loss.backward()
-        opt.step()
+        self._step("critic", q_loss)
 
         self.n_updates += 1
         if (self.n_updates - 1) % cfg.policy_freq == 0:  # updates 1, 1 + freq, ...: the paper's rate
@@ -88,10 +85,7 @@ class TD3BC(Algorithm):
             lam = cfg.alpha / q_pi.abs().mean().detach()
             bc_loss = (pi - batch.actions).pow(2).mean()
             actor_loss = -lam * q_pi.mean() + bc_loss
-            opt = self.optimizers["actor"]
-            opt.zero_grad(set_to_none=True)
-            actor_loss.backward()
-            opt.step()
+            self._step("actor", actor_loss)
             polyak_update(self.critic_target, self.critic, cfg.tau)
             polyak_update(self.actor_target, self.actor, cfg.tau)
             self.actor_stats.values.copy_(torch.stack([actor_loss.detach(), bc_loss.detach(), lam]))

@@ -60,11 +60,15 @@ class GaussianPolicy(nn.Module):
         std = self.log_std.clamp(LOG_STD_MIN, LOG_STD_MAX).exp()
         return torch.distributions.Normal(mean, std).log_prob(actions).sum(-1)
 
-    def sample(self, obs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample(self, obs: torch.Tensor, generator: torch.Generator | None = None
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Actions clipped to [-1, 1], and the log-density of the unclipped sample."""
         mean = torch.tanh(self.net(obs))
         std = self.log_std.clamp(LOG_STD_MIN, LOG_STD_MAX).exp()
         noise = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
-        return (mean + std * noise).clamp(-1.0, 1.0)
+        a = mean + std * noise
+        log_prob = torch.distributions.Normal(mean, std).log_prob(a).sum(-1)
+        return a.clamp(-1.0, 1.0), log_prob
 
     def mode(self, obs: torch.Tensor) -> torch.Tensor:
         return torch.tanh(self.net(obs))
