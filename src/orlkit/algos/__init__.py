@@ -9,6 +9,7 @@ import dataclasses
 import math
 from typing import Any
 
+from orlkit.algos.awr import AWR, AWRConfig
 from orlkit.algos.base import Algorithm, DataSpec
 from orlkit.algos.bc import BC, BCConfig
 from orlkit.algos.cql import CQL, CQLConfig
@@ -27,6 +28,7 @@ ALGORITHMS: dict[str, tuple[type[Algorithm], Any, str]] = {
     "ddqn": (DQN, lambda: DQNConfig(double=True), "offline Double DQN (naive off-policy critic)"),
     "cql-discrete": (DiscreteCQL, DiscreteCQLConfig, "conservative Q-learning, discrete: DDQN + CQL(H) penalty"),
     "cql-continuous": (CQL, CQLConfig, "conservative Q-learning, continuous: SAC + importance-sampled CQL(H)"),
+    "awr": (AWR, AWRConfig, "advantage-weighted regression (weighted imitation)"),
     "iql": (IQL, IQLConfig, "implicit Q-learning (expectile value, advantage-weighted actor)"),
     "td3bc": (TD3BC, TD3BCConfig, "TD3 + behavior cloning"),
     "sac": (SAC, SACConfig, "soft actor-critic trained offline (naive off-policy critic)"),
@@ -78,6 +80,8 @@ FIELD_RANGES: dict[str, tuple[float, float, bool, bool]] = {
     "tau": (0.0, 1.0, False, True),
     "expectile": (0.0, 1.0, False, False),
     "beta": (0.0, math.inf, True, False),
+    "temperature": (0.0, math.inf, False, False),
+    "max_weight": (0.0, math.inf, False, False),
     "policy_freq": (1, math.inf, True, False),
     "n_action_samples": (1, math.inf, True, False),
     "batch_size": (1, math.inf, True, False),

@@ -15,7 +15,7 @@ episode ends at a row whose ``terminals`` or ``timeouts`` is set, or at the last
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -28,7 +28,8 @@ FIELDS = ("obs", "actions", "rewards", "next_obs", "terminals", "timeouts")
 
 @dataclass
 class Batch:
-    """A batch of transitions as tensors; the fields are those of :data:`FIELDS`."""
+    """A batch of transitions as tensors: the fields of :data:`FIELDS`, plus the dataset's numeric
+    ``extras`` (e.g. ``returns_to_go`` that an algorithm added in ``prepare_dataset``)."""
 
     obs: torch.Tensor
     actions: torch.Tensor
@@ -36,9 +37,11 @@ class Batch:
     next_obs: torch.Tensor
     terminals: torch.Tensor
     timeouts: torch.Tensor
+    extras: dict[str, torch.Tensor] = field(default_factory=dict)
 
     def to(self, device: torch.device | str) -> Batch:
-        return Batch(**{f.name: getattr(self, f.name).to(device) for f in fields(self)})
+        moved = {name: getattr(self, name).to(device) for name in FIELDS}
+        return Batch(**moved, extras={k: v.to(device) for k, v in self.extras.items()})
 
 
 def _first_bad_row(bad: np.ndarray) -> int | None:
@@ -318,12 +321,15 @@ class Sampler:
         self.batch_size = int(batch_size)
         self.n = dataset.n_transitions
         self.columns = {name: torch.as_tensor(col).to(self.device) for name, col in dataset.columns().items()}
+        self.extras = {name: torch.as_tensor(col).to(self.device) for name, col in dataset.extras.items()
+                       if np.issubdtype(col.dtype, np.number) or col.dtype == np.bool_}
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(seed)
 
     def sample(self) -> Batch:
         idx = torch.randint(0, self.n, (self.batch_size,), generator=self.generator, device=self.device)
-        return Batch(**{name: col[idx] for name, col in self.columns.items()})
+        return Batch(**{name: col[idx] for name, col in self.columns.items()},
+                     extras={name: col[idx] for name, col in self.extras.items()})
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         return {"generator": self.generator.get_state()}
