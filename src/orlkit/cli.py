@@ -99,6 +99,42 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ope(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from orlkit.data.registry import resolve_dataset
+    from orlkit.ope import DESCRIPTIONS, ESTIMATORS, epsilon_greedy, evaluate_policy
+    from orlkit.ope.common import PROPENSITIES, check_discrete
+    from orlkit.train.fit import load_run
+
+    if not 0.0 <= args.epsilon <= 1.0:
+        raise OrlkitError(f"--epsilon must be in [0, 1], got {args.epsilon}")
+    if args.fqe_steps < 1:
+        raise OrlkitError(f"--fqe-steps must be at least 1, got {args.fqe_steps}")
+    algo, run, _ = load_run(args.dir)
+    ds = resolve_dataset(args.dataset or run.dataset)
+    check_discrete(ds)
+    if not algo.spec.discrete:
+        raise OrlkitError(f"{args.dir}: {run.algo} has a continuous-action policy; OPE here needs discrete actions")
+    obs_dim = int(np.prod(ds.obs_shape))
+    if obs_dim != algo.spec.obs_dim or ds.n_actions != algo.spec.n_actions:
+        raise OrlkitError(f"{ds.source}: the data has {obs_dim}-dim observations and {ds.n_actions} actions, but "
+                          f"the run's {run.algo} policy takes {algo.spec.obs_dim} and {algo.spec.n_actions}")
+    gamma = args.gamma if args.gamma is not None else getattr(algo.config, "gamma", 0.99)
+    result = evaluate_policy(ds, epsilon_greedy(algo, args.epsilon), gamma, fqe_steps=args.fqe_steps,
+                             seed=args.seed, device=run.device)
+    propensities = "logged" if PROPENSITIES in ds.extras else "estimated (behavior cloning)"
+    if args.json:
+        print(json.dumps({"algo": run.algo, "dataset": ds.source, "gamma": gamma, "epsilon": args.epsilon,
+                          "propensities": propensities, "n_episodes": ds.n_episodes, **result}))
+        return 0
+    rows = [[name, result[name], result.get(f"{name}_stderr", "-"), DESCRIPTIONS[name]] for name in ESTIMATORS]
+    print(format_table(["estimator", "estimate", "stderr", "what"], rows))
+    print(f"V^π of {run.algo} (ε-greedy, ε = {args.epsilon}) from the episode starts of {ds.source}, γ = {gamma}; "
+          f"propensities: {propensities}; importance weights' ESS {result['ess']:.1f} of {ds.n_episodes} episodes")
+    return 0
+
+
 def cmd_data(args: argparse.Namespace) -> int:
     from orlkit.data.registry import DATASETS, dataset_names, make_dataset, resolve_dataset
 
@@ -176,6 +212,16 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=cmd_eval)
 
+    o = sub.add_parser("ope", help="off-policy evaluation of a run's policy on a dataset (FQE, IS, DR)")
+    o.add_argument("dir", metavar="RUN_DIR")
+    o.add_argument("--dataset", help="built-in name, file path or minari:ID (default: the run's training data)")
+    o.add_argument("--gamma", type=float, help="discount (default: the algorithm's gamma, else 0.99)")
+    o.add_argument("--epsilon", type=float, default=0.0, help="evaluate the ε-greedy policy (default 0: greedy)")
+    o.add_argument("--fqe-steps", type=int, default=5000, help="FQE gradient updates")
+    o.add_argument("--seed", type=int, default=0, help="seed of FQE, behavior cloning and the bootstrap")
+    o.add_argument("--json", action="store_true")
+    o.set_defaults(func=cmd_ope)
+
     d = sub.add_parser("data", help="built-in datasets: list, make, info")
     dsub = d.add_subparsers(dest="data_cmd", required=True, parser_class=_Parser)
     dsub.add_parser("list", help="list built-in dataset names")
@@ -189,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(func=cmd_data)
 
     m = sub.add_parser("demo", help="the lecture's claims, measured")
-    m.add_argument("demo", choices=["quickstart", "conservatism", "classic"])
+    m.add_argument("demo", choices=["quickstart", "conservatism", "classic", "notifications"])
     m.add_argument("--json", action="store_true")
     m.add_argument("--seeds", type=int, help="seeds per algorithm (default 3; quickstart 1)")
     m.add_argument("--quiet", action="store_true")

@@ -22,6 +22,7 @@ class DatasetMaker:
     description: str
     make: Callable[[int], TransitionDataset]  # seed → dataset
     version: int = 1  # bump when the maker's output changes, so stale caches are not used
+    cache: bool = True  # False: remade every time (the file formats do not keep ``extras`` such as propensities)
 
 
 DATASETS: dict[str, DatasetMaker] = {}
@@ -33,7 +34,9 @@ def register(maker: DatasetMaker) -> None:
 
 def _register_builtins() -> None:
     from orlkit.data.classic import QUALITIES, make_classic_dataset
+    from orlkit.data.events import log_events, read_event_log
     from orlkit.envs.gridworld import make_gridworld_dataset
+    from orlkit.envs.pointmaze import make_pointmaze_dataset
 
     for prefix, env_id in (("cartpole", "CartPole-v1"), ("acrobot", "Acrobot-v1")):
         for quality in QUALITIES:
@@ -47,6 +50,16 @@ def _register_builtins() -> None:
     register(DatasetMaker(
         "gridworld-uniform", "orlkit/GridWorld-v0", "gridworld, uniform random behavior, 10k transitions",
         lambda seed: make_gridworld_dataset("uniform", seed=seed)))
+    register(DatasetMaker(
+        "pointmaze-stitch", "orlkit/PointMaze-v0",
+        "point maze (U corridor), noisy PD hops between neighbouring cells only: no episode goes from start "
+        "to goal, 100k transitions",
+        lambda seed: make_pointmaze_dataset(n_transitions=100_000, seed=seed)))
+    register(DatasetMaker(
+        "notifications-logs", "orlkit/Notifications-v0",
+        "notification send/drop decisions of 2,000 user-weeks under the pCTR-threshold logging policy "
+        "(ε = 0.05), ~112k transitions with propensities and user ids in extras (about 2 s to make)",
+        lambda seed: read_event_log(log_events(2000, seed)), cache=False))
 
 
 def dataset_names() -> list[str]:
@@ -68,6 +81,7 @@ def make_dataset(name: str, seed: int = 0, cache: bool = True) -> TransitionData
                           "(or give a path to a .npz/.hdf5/.parquet file, or minari:ID)")
     maker = DATASETS[name]
     path = cache_dir() / f"{name}-seed{seed}-v{maker.version}.npz"
+    cache = cache and maker.cache
     if cache and path.exists():
         ds = load_dataset_file(path)
     else:
@@ -80,12 +94,32 @@ def make_dataset(name: str, seed: int = 0, cache: bool = True) -> TransitionData
     return ds
 
 
+def is_event_log(path: Path) -> bool:
+    """A .csv file, or a .parquet file with an ``action`` column and no ``obs`` column (the event-log
+    schema of ``docs/notifications.md``, one row per logged decision)."""
+    if path.suffix.lower() == ".csv":
+        return True
+    if path.suffix.lower() != ".parquet" or not path.is_file():
+        return False
+    import pyarrow.parquet as pq
+
+    try:
+        names = set(pq.read_schema(path).names)
+    except Exception:  # unreadable: let the transition reader give its message
+        return False
+    return "action" in names and "obs" not in names
+
+
 def resolve_dataset(spec: str, seed: int = 0) -> TransitionDataset:
-    """A dataset from a built-in name, a file path (.npz, .hdf5/.h5, .parquet) or ``minari:ID``."""
+    """A dataset from a built-in name, a file (.npz, .hdf5/.h5, .parquet transitions, or a .parquet/.csv
+    event log) or ``minari:ID``."""
+    from orlkit.data.events import read_event_log
     from orlkit.data.formats import load_dataset_file
 
     if spec in dataset_names():
         return make_dataset(spec, seed)
+    if is_event_log(Path(spec)):
+        return read_event_log(spec)
     if spec.startswith("minari:") or Path(spec).suffix or os.sep in spec:
         return load_dataset_file(spec)
     return make_dataset(spec, seed)  # raises with the list of names

@@ -10,6 +10,11 @@ from orlkit.envs.gridworld import (
     policy_evaluation,
     value_iteration,
 )
+from orlkit.envs.notifications import ENV_ID as NOTIFICATIONS_ID
+from orlkit.envs.notifications import NotificationConfig, NotificationEnv, NotificationPopulation
+from orlkit.envs.pointmaze import ENV_ID as POINTMAZE_ID
+from orlkit.envs.pointmaze import OraclePolicy, PointMaze, load_layout, make_pointmaze_dataset
 
-__all__ = ["GRIDWORLD_ID", "GridWorld", "allowed_actions", "behavior_policy", "greedy",
-           "make_gridworld_dataset", "policy_evaluation", "value_iteration"]
+__all__ = ["GRIDWORLD_ID", "NOTIFICATIONS_ID", "POINTMAZE_ID", "GridWorld", "NotificationConfig", "NotificationEnv",
+           "NotificationPopulation", "OraclePolicy", "PointMaze", "allowed_actions", "behavior_policy", "greedy",
+           "load_layout", "make_gridworld_dataset", "make_pointmaze_dataset", "policy_evaluation", "value_iteration"]

@@ -47,6 +47,11 @@ def check_discrete(dataset: TransitionDataset) -> None:
                           f"actions are continuous vectors of length {dataset.action_dim}")
 
 
+def check_gamma(gamma: float) -> None:
+    if not 0.0 <= gamma <= 1.0:  # NaN fails too
+        raise OrlkitError(f"gamma must be in [0, 1], got {gamma}")
+
+
 def policy_probs(pi: Policy, obs: np.ndarray, n_actions: int) -> np.ndarray:
     """π(·|s) for every row of ``obs``, (N, A) float64; raises unless each row is a distribution."""
     probs = np.concatenate([np.asarray(pi(obs[i:i + _CHUNK]), dtype=np.float64)
@@ -141,22 +146,15 @@ class OffPolicyData:
     def n_episodes(self) -> int:
         return len(self.weights)
 
-    @property
-    def ratios(self) -> np.ndarray:
-        """(N,) ρ_t = π(a_t|s_t) / μ(a_t|s_t) per row."""
-        rows = np.arange(len(self.dataset))
-        return self.pi_obs[rows, self.dataset.actions] / self.propensities
-
 
 def prepare(dataset: TransitionDataset, pi: Policy, gamma: float, propensities: np.ndarray | None = None,
             estimate_behavior: bool = True, seed: int = 0) -> OffPolicyData:
     """Check the input and compute π, μ, the episodes and the importance weights once."""
     check_discrete(dataset)
-    if not 0.0 <= gamma <= 1.0:
-        raise OrlkitError(f"gamma must be in [0, 1], got {gamma}")
-    mu, estimated = behavior_propensities(dataset, propensities, estimate_behavior, seed)
+    check_gamma(gamma)
     pi_obs = policy_probs(pi, dataset.obs, dataset.n_actions)
     pi_next = policy_probs(pi, dataset.next_obs, dataset.n_actions)
+    mu, estimated = behavior_propensities(dataset, propensities, estimate_behavior, seed)
     episodes = Episodes.of(dataset, gamma)
     ratios = pi_obs[np.arange(len(dataset)), dataset.actions] / mu  # (N,)
     weights = np.cumprod(episodes.pad(ratios, 1.0), axis=1)  # (E, T)

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 
 from orlkit.data.dataset import TransitionDataset
 from orlkit.nets import mlp
-from orlkit.ope.common import Policy, check_discrete, policy_probs
+from orlkit.ope.common import Policy, check_discrete, check_gamma, policy_probs
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,7 @@ def fqe(dataset: TransitionDataset, pi: Policy, gamma: float, steps: int = 5000,
         pi_obs, pi_next: π(·|s) at ``dataset.obs`` / ``dataset.next_obs`` (N, A), if already computed.
     """
     check_discrete(dataset)
+    check_gamma(gamma)
     device = torch.device(device)
     n, n_actions = len(dataset), dataset.n_actions
     if pi_obs is None:
