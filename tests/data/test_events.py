@@ -180,7 +180,11 @@ def test_the_built_in_dataset_keeps_propensities_and_user_ids():
     ds = make_dataset("notifications-logs", seed=0)
     assert ds.n_episodes == 2000 and ds.meta["env_id"] == ENV_ID
     assert {"propensities", "user_id"} <= set(ds.extras)
-    assert 0.45 < ds.actions.mean() < 0.55
+    # The frequency cap of 4 per 24 h binds: about a third of candidates are sent, never one above the cap.
+    assert 0.30 < ds.actions.mean() < 0.40
+    above_cap = np.rint(ds.obs[:, FEATURES.index("sent_24h")] * 10) >= 4
+    assert above_cap.any() and not ds.actions[above_cap].any()
+    assert np.allclose(ds.extras["propensities"][above_cap], 1.0)
 
 
 def test_event_logs_resolve_by_path_for_the_cli(tmp_path):

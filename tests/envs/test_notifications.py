@@ -199,3 +199,13 @@ def test_logging_policy_sends_about_half_of_the_candidates():
         sent.append(actions[~pop.done])
         obs, *_ = pop.step(actions)
     assert 0.45 < np.concatenate(sent).mean() < 0.55
+
+
+def test_daily_cap_stops_every_send_above_it_exploration_included():
+    rng = np.random.default_rng(0)
+    obs = np.zeros((1000, len(FEATURES)), np.float32)
+    obs[:, FEATURES.index("score")] = 0.9
+    obs[:500, FEATURES.index("sent_24h")] = 0.4  # 4 sent in the last 24 h
+    actions, prop = logging_policy(obs, rng, epsilon=0.5, daily_cap=4)
+    assert not actions[:500].any() and np.all(prop[:500] == 1.0)
+    assert 0.35 < actions[500:].mean() < 0.65  # below the cap: the ε = 0.5 coin

@@ -321,7 +321,7 @@ class Sampler:
         self.batch_size = int(batch_size)
         self.n = dataset.n_transitions
         self.columns = {name: torch.as_tensor(col).to(self.device) for name, col in dataset.columns().items()}
-        self.extras = {name: torch.as_tensor(col).to(self.device) for name, col in dataset.extras.items()
+        self.extras = {name: torch.tensor(col, device=self.device) for name, col in dataset.extras.items()
                        if np.issubdtype(col.dtype, np.number) or col.dtype == np.bool_}
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(seed)

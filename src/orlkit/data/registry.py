@@ -33,9 +33,12 @@ def register(maker: DatasetMaker) -> None:
 
 
 def _register_builtins() -> None:
+    from functools import partial
+
     from orlkit.data.classic import QUALITIES, make_classic_dataset
     from orlkit.data.events import log_events, read_event_log
     from orlkit.envs.gridworld import make_gridworld_dataset
+    from orlkit.envs.notifications import PRODUCTION_DAILY_CAP, logging_policy
     from orlkit.envs.pointmaze import make_pointmaze_dataset
 
     for prefix, env_id in (("cartpole", "CartPole-v1"), ("acrobot", "Acrobot-v1")):
@@ -58,8 +61,10 @@ def _register_builtins() -> None:
     register(DatasetMaker(
         "notifications-logs", "orlkit/Notifications-v0",
         "notification send/drop decisions of 2,000 user-weeks under the pCTR-threshold logging policy "
-        "(ε = 0.05), ~112k transitions with propensities and user ids in extras (about 2 s to make)",
-        lambda seed: read_event_log(log_events(2000, seed)), cache=False))
+        "(ε = 0.05, frequency cap 4 per 24 h), ~112k transitions with propensities and user ids in extras",
+        lambda seed: read_event_log(log_events(2000, seed, policy=partial(logging_policy,
+                                                                          daily_cap=PRODUCTION_DAILY_CAP))),
+        cache=False))
 
 
 def dataset_names() -> list[str]:

@@ -1,7 +1,8 @@
 """``orlkit demo notifications``: the lecture's real-world case, end to end, in the simulator.
 
 1. Logs: a week of ``notifications-logs`` (2,000 users under the score-threshold logging
-   policy with ε = 0.05 exploration), read as an orlkit dataset.
+   policy with ε = 0.05 exploration and a frequency cap of 4 notifications per 24 h, which no
+   exploration crosses), read as an orlkit dataset.
 2. Offline DDQN and DDQN + CQL trained on those logs.
 3. An A/B test on fresh users (paired: every arm sees the same users and candidates): relative
    change against the logging policy in Sessions (per user), WAU (share of users with ≥ 1
@@ -23,7 +24,10 @@ import numpy as np
 
 from orlkit.data.registry import make_dataset
 from orlkit.envs.notifications import (
+    LOGGING_THRESHOLD,
+    PRODUCTION_DAILY_CAP,
     SCORE,
+    SENT_24H,
     NotificationPopulation,
     fatigue_aware_policy,
     logging_batch_policy,
@@ -63,7 +67,7 @@ def metric_values(out: dict[str, np.ndarray], idx: np.ndarray) -> dict[str, np.n
 def ab_test(policies: dict[str, Callable[[np.ndarray], np.ndarray]], n_users: int, seed: int,
             n_boot: int = N_BOOT) -> dict[str, Any]:
     """Relative change of each arm against the logging policy, with paired bootstrap 95% CIs."""
-    control = simulate(logging_batch_policy(seed), n_users, seed)
+    control = simulate(logging_batch_policy(seed, daily_cap=PRODUCTION_DAILY_CAP), n_users, seed)
     rng = np.random.default_rng(seed)
     idx = np.concatenate([np.arange(n_users)[None], rng.integers(0, n_users, (n_boot, n_users))])  # (1+R, N)
     base = metric_values(control, idx)
@@ -94,10 +98,9 @@ def true_value(policy: Callable[[np.ndarray], np.ndarray], n_users: int, seed: i
 
 
 def logging_probs(obs: np.ndarray, epsilon: float = 0.05) -> np.ndarray:
-    """The logging policy's action probabilities (drop, send), (B, 2)."""
-    from orlkit.envs.notifications import LOGGING_THRESHOLD
-
+    """The logging policy's action probabilities (drop, send), (B, 2), frequency cap included."""
     p_send = np.where(obs[:, SCORE] > LOGGING_THRESHOLD, 1.0 - epsilon, epsilon)
+    p_send = np.where(np.rint(obs[:, SENT_24H] * 10.0) >= PRODUCTION_DAILY_CAP, 0.0, p_send)
     return np.stack([1.0 - p_send, p_send], 1)
 
 
@@ -117,7 +120,7 @@ def ope_table(algos: dict[str, Any], n_users: int, seed: int, gamma: float, prog
     ds = make_dataset("notifications-logs")
     rng_seed = seed + 7
     targets: dict[str, tuple[Callable, Callable]] = {  # name → (probabilities for OPE, actions for the simulator)
-        "logging": (logging_probs, logging_batch_policy(rng_seed)),
+        "logging": (logging_probs, logging_batch_policy(rng_seed, daily_cap=PRODUCTION_DAILY_CAP)),
         "fatigue-aware": (one_hot(fatigue_aware_policy), fatigue_aware_policy),
         "send-all": (one_hot(send_all_policy), send_all_policy),
     }

@@ -120,6 +120,7 @@ SENT_1H = FEATURES.index("sent_1h")
 DISABLED = FEATURES.index("disabled")
 DEFAULT_REWARD_WEIGHTS: dict[str, float] = {"sessions": 1.0, "clicks": 0.3, "volume": 0.05, "disables": 5.0}
 LOGGING_THRESHOLD = 0.26  # the median candidate score under the default config: the logging policy sends ~half
+PRODUCTION_DAILY_CAP = 4  # the frequency cap of the built-in logs: never more than 4 notifications in 24 h
 OUTCOMES = ("sessions", "clicks", "sent", "disables")
 
 
@@ -446,17 +447,27 @@ def summarize(outcomes: Mapping[str, np.ndarray]) -> dict[str, float]:
 
 # ---------------------------------------------------------------------- policies and A/B runs
 def logging_policy(obs: np.ndarray, rng: np.random.Generator, threshold: float = LOGGING_THRESHOLD,
-                   epsilon: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+                   epsilon: float = 0.05, daily_cap: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The behavior policy: send iff ``score > threshold``, each decision flipped with prob ε.
 
+    With ``daily_cap`` (a production frequency cap), a user who was sent ``daily_cap`` or more
+    notifications in the last 24 h is never sent another: no exploration crosses the cap, so the
+    logs never show a send above it.
+
     Returns ``(actions (N,) int64, propensities (N,) float64)``: the propensity is the
-    probability of the chosen action, with ``P(send) = 1 − ε`` if ``score > threshold`` else ``ε``.
+    probability of the chosen action, with ``P(send) = 1 − ε`` if ``score > threshold`` else ``ε``
+    (and 0 above the cap).
     """
     obs = np.atleast_2d(obs)
     greedy = obs[:, SCORE] > threshold
     flip = rng.random(len(obs)) < epsilon
-    actions = (greedy ^ flip).astype(np.int64)
     p_send = np.where(greedy, 1.0 - epsilon, epsilon)
+    if daily_cap is not None:
+        capped = np.rint(obs[:, SENT_24H] * 10.0) >= daily_cap  # sent_24h is logged as count / 10
+        p_send = np.where(capped, 0.0, p_send)
+        flip &= ~capped
+        greedy &= ~capped
+    actions = (greedy ^ flip).astype(np.int64)
     return actions, np.where(actions == 1, p_send, 1.0 - p_send)
 
 
@@ -481,11 +492,11 @@ def send_all_policy(obs: np.ndarray) -> np.ndarray:
     return np.ones(len(np.atleast_2d(obs)), dtype=np.int64)
 
 
-def logging_batch_policy(seed: int = 0, threshold: float = LOGGING_THRESHOLD,
-                         epsilon: float = 0.05) -> Callable[[np.ndarray], np.ndarray]:
+def logging_batch_policy(seed: int = 0, threshold: float = LOGGING_THRESHOLD, epsilon: float = 0.05,
+                         daily_cap: int | None = None) -> Callable[[np.ndarray], np.ndarray]:
     """:func:`logging_policy` as a batch policy ``obs -> actions`` (its own seeded generator)."""
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1,)))
-    return lambda obs: logging_policy(obs, rng, threshold, epsilon)[0]
+    return lambda obs: logging_policy(obs, rng, threshold, epsilon, daily_cap)[0]
 
 
 def simulate(policy: Callable[[np.ndarray], np.ndarray], n_users: int, seed: int = 0,
