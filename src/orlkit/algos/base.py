@@ -85,6 +85,14 @@ class Algorithm:
     def act(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
         raise NotImplementedError
 
+    def value_estimate(self, obs: np.ndarray) -> np.ndarray | None:
+        """The critic's estimate of the policy's value at ``obs`` (B,), or None without a critic.
+
+        Logged at evaluation next to the Monte-Carlo return of the same policy, to show over- or
+        under-estimation (``orlkit plot``).
+        """
+        return None
+
     def _obs_tensor(self, obs: np.ndarray) -> tuple[torch.Tensor, bool]:
         """(B, obs_dim) float tensor on the device, and whether the input was one observation."""
         x = torch.as_tensor(np.asarray(obs, dtype=np.float32), device=self.device)

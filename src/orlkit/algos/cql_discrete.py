@@ -96,5 +96,10 @@ class DiscreteCQL(Algorithm):
         x, _ = self._obs_tensor(obs)
         return self.q(x).cpu().numpy()
 
+    @torch.no_grad()
+    def value_estimate(self, obs: np.ndarray) -> np.ndarray:
+        x, _ = self._obs_tensor(obs)
+        return self.q(x).max(-1).values.cpu().numpy()
+
     def act(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
         return self._greedy(self.q, obs)

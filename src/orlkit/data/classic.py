@@ -1,4 +1,4 @@
-"""CartPole-v1 and Acrobot-v1 datasets of graded quality, from scripted controllers.
+"""CartPole-v1, Acrobot-v1 and Pendulum-v1 datasets of graded quality, from scripted controllers.
 
 The expert controllers are two-line feedback laws:
 
@@ -6,10 +6,12 @@ The expert controllers are two-line feedback laws:
   cart centring); it balances for the full 500 steps from every start we tried.
 - Acrobot: torque +1 when the second joint's velocity θ̇₂ > 0, else −1 (energy pumping); mean
   return about −82.
+- Pendulum: energy pumping far from upright, a PD law near it (:func:`pendulum_expert`); mean
+  return about −137 (uniform random: about −1220). Actions are stored on orlkit's [-1, 1] scale.
 
 Qualities: ``random`` (uniform actions), ``medium`` (the expert with probability ε of a random
-action per step: 0.5 for CartPole, 0.8 for Acrobot, which lands near a third to a half of the
-expert's return), ``expert`` (ε = 0.05), ``replay`` (ε decays linearly from 1 to 0 over the
+action per step: 0.5 for CartPole, 0.8 for Acrobot, 0.6 for Pendulum, which lands near a third
+to a half of the expert's return), ``expert`` (ε = 0.05), ``replay`` (ε decays linearly from 1 to 0 over the
 dataset, like the replay buffer of a learner), ``random-expert`` (half random episodes, half
 expert: the mix on which %BC beats BC).
 """
@@ -33,7 +35,24 @@ def acrobot_expert(obs: np.ndarray) -> int:
     return 2 if obs[5] > 0 else 0
 
 
-CONTROLLERS = {"CartPole-v1": (cartpole_expert, 0.5), "Acrobot-v1": (acrobot_expert, 0.8)}
+def pendulum_expert(obs: np.ndarray) -> np.ndarray:
+    """Energy pumping far from upright, a PD law near it. Torque in orlkit's [-1, 1] scale (env: ×2).
+
+    The pendulum's θ̈ = 15·sin θ + 3u conserves E = ½θ̇² + 15·cos θ without torque; upright at rest
+    E* = 15. Below E*, push with the motion (u = 2·sign θ̇); near the top, u = −(12θ + 2.5θ̇).
+    """
+    c, s, w = obs
+    theta = np.arctan2(s, c)
+    if c > 0.85:
+        u = -(12.0 * theta + 2.5 * w)
+    else:
+        energy = 0.5 * w * w + 15.0 * c
+        u = 2.0 * (1.0 if w >= 0 else -1.0) * (1.0 if energy < 15.0 else -0.3)
+    return np.clip(np.array([u / 2.0], dtype=np.float32), -1.0, 1.0)
+
+
+CONTROLLERS = {"CartPole-v1": (cartpole_expert, 0.5), "Acrobot-v1": (acrobot_expert, 0.8),
+               "Pendulum-v1": (pendulum_expert, 0.6)}
 
 QUALITIES: dict[str, Callable[[float, float], float]] = {
     # quality → ε(progress, medium_eps)

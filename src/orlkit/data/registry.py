@@ -41,7 +41,7 @@ def _register_builtins() -> None:
     from orlkit.envs.notifications import PRODUCTION_DAILY_CAP, logging_policy
     from orlkit.envs.pointmaze import make_pointmaze_dataset
 
-    for prefix, env_id in (("cartpole", "CartPole-v1"), ("acrobot", "Acrobot-v1")):
+    for prefix, env_id in (("cartpole", "CartPole-v1"), ("acrobot", "Acrobot-v1"), ("pendulum", "Pendulum-v1")):
         for quality in QUALITIES:
             register(DatasetMaker(
                 f"{prefix}-{quality}", env_id, f"{env_id}, {quality} scripted behavior, 100k transitions",
@@ -55,9 +55,9 @@ def _register_builtins() -> None:
         lambda seed: make_gridworld_dataset("uniform", seed=seed)))
     register(DatasetMaker(
         "pointmaze-stitch", "orlkit/PointMaze-v0",
-        "point maze (U corridor), noisy PD hops between neighbouring cells only: no episode goes from start "
-        "to goal, 100k transitions",
-        lambda seed: make_pointmaze_dataset(n_transitions=100_000, seed=seed)))
+        "point maze (7×7 tree maze with junctions and dead ends), noisy PD hops between neighbouring cells "
+        "only: no episode goes from start to goal, 100k transitions",
+        lambda seed: make_pointmaze_dataset(n_transitions=100_000, seed=seed), version=2))
     register(DatasetMaker(
         "notifications-logs", "orlkit/Notifications-v0",
         "notification send/drop decisions of 2,000 user-weeks under the pCTR-threshold logging policy "

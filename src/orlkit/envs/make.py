@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
 
 from orlkit.errors import OrlkitError
 
@@ -16,17 +17,29 @@ from orlkit.errors import OrlkitError
 REFERENCE_RETURNS: dict[str, tuple[float, float]] = {
     "CartPole-v1": (22.3, 500.0),
     "Acrobot-v1": (-497.5, -82.0),
+    # Pendulum: uniform random actions and the scripted swing-up + PD expert (data/classic.py), 20 episodes each.
+    "Pendulum-v1": (-1220.3, -137.4),
 }
 
 
 def make_env(env_id: str, env_kwargs: dict[str, Any] | None = None, render_mode: str | None = None) -> gym.Env:
-    """``gymnasium.make`` with orlkit's environments registered and a clear error for unknown ids."""
+    """``gymnasium.make`` with orlkit's environments registered and a clear error for unknown ids.
+
+    A continuous action space whose bounds are not [-1, 1] (Pendulum's ±2) is rescaled to [-1, 1]
+    with gymnasium's ``RescaleAction``: orlkit's policies and datasets use that scale.
+    """
     import orlkit.envs  # noqa: F401  (registers orlkit/... ids)
 
     try:
-        return gym.make(env_id, render_mode=render_mode, **(env_kwargs or {}))
+        env = gym.make(env_id, render_mode=render_mode, **(env_kwargs or {}))
     except gym.error.Error as e:
         raise OrlkitError(f"cannot make environment '{env_id}': {e}") from None
+    space = env.action_space
+    if isinstance(space, gym.spaces.Box) and not (np.all(space.low == -1.0) and np.all(space.high == 1.0)):
+        # orlkit's continuous policies act in [-1, 1]^d; datasets store actions on that scale too.
+        ones = np.ones(space.shape, dtype=np.float32)
+        env = gym.wrappers.RescaleAction(env, -ones, ones)
+    return env
 
 
 def normalized_score(env_id: str, episode_return: float) -> float | None:

@@ -11,15 +11,17 @@ from orlkit.envs.make import make_env, normalized_score
 
 
 def evaluate(act: Callable[[np.ndarray], np.ndarray], env_id: str, episodes: int = 10, seed: int = 0,
-             env_kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
+             env_kwargs: dict[str, Any] | None = None, gamma: float | None = None) -> dict[str, Any]:
     """Run ``episodes`` episodes (env seeds ``seed``, ``seed+1``, ...) with the batch policy ``act``.
 
-    Returns ``return_mean``, ``return_std``, ``returns``, ``length_mean``, and ``normalized_score``
-    / ``success_rate`` where the environment defines them (``info["success"]``).
+    Returns ``return_mean``, ``return_std``, ``returns``, ``length_mean``, ``normalized_score`` /
+    ``success_rate`` where the environment defines them (``info["success"]``), and with ``gamma``
+    ``discounted_return_mean`` (Σ_t γ^t r_t, the Monte-Carlo value of the policy from the start states).
     """
     envs = [make_env(env_id, env_kwargs) for _ in range(episodes)]
     obs = [env.reset(seed=seed + i)[0] for i, env in enumerate(envs)]
     returns = np.zeros(episodes)
+    discounted = np.zeros(episodes)
     lengths = np.zeros(episodes, dtype=np.int64)
     success = np.zeros(episodes, dtype=bool)
     has_success = False
@@ -30,6 +32,8 @@ def evaluate(act: Callable[[np.ndarray], np.ndarray], env_id: str, episodes: int
         for a, i in zip(actions, active, strict=True):
             obs[i], r, terminated, truncated, info = envs[i].step(a)
             returns[i] += r
+            if gamma is not None:
+                discounted[i] += gamma ** lengths[i] * r
             lengths[i] += 1
             if "success" in info:
                 has_success = True
@@ -45,6 +49,8 @@ def evaluate(act: Callable[[np.ndarray], np.ndarray], env_id: str, episodes: int
         "length_mean": float(lengths.mean()),
         "returns": returns.tolist(),
     }
+    if gamma is not None:
+        out["discounted_return_mean"] = float(discounted.mean())
     score = normalized_score(env_id, out["return_mean"])
     if score is not None:
         out["normalized_score"] = score

@@ -142,6 +142,8 @@ def train(run: RunConfig, out_dir: str | Path, resume: bool = False, progress: b
 
         writer = SummaryWriter(str(out / "tb"), purge_step=start + 1 if resume else None)
     checkpoint_every = run.checkpoint_every or run.eval_every or run.steps
+    gamma = getattr(algo.config, "gamma", None)
+    start_obs = ds.obs[ds.episode_bounds[0][:1000]]  # up to 1000 episode start states
     eval_seed = 100_000 + 1_000 * run.seed
     last_eval: dict[str, Any] | None = None
     update_time, t_start = 0.0, time.perf_counter()
@@ -164,7 +166,10 @@ def train(run: RunConfig, out_dir: str | Path, resume: bool = False, progress: b
                     writer.add_scalar(k, v, step)
         if env_id and ((run.eval_every and step % run.eval_every == 0) or step == run.steps):
             last_eval = evaluate(lambda o: algo.act(o, deterministic=True), env_id, run.eval_episodes,
-                                 eval_seed, run.env_kwargs)
+                                 eval_seed, run.env_kwargs, gamma=gamma)
+            q_start = algo.value_estimate(start_obs)
+            if q_start is not None:  # the critic's belief about the same policy, at the data's start states
+                last_eval["q_estimate"] = float(np.mean(q_start))
             row = {"step": step, **{k: v for k, v in last_eval.items() if k != "returns"}}
             _append(out / "eval.jsonl", row)
             if writer:
