@@ -168,6 +168,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return demo_main(json_output=args.json, seeds=seeds, progress=not args.quiet)
 
 
+def cmd_plot(args: argparse.Namespace) -> int:
+    from orlkit.train.plot import plot_runs
+
+    for path in plot_runs(args.dirs, args.out):
+        print(f"wrote {path}")
+    return 0
+
+
 def cmd_algos(args: argparse.Namespace) -> int:
     from orlkit.algos import ALGORITHMS
 
@@ -240,6 +248,11 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--seeds", type=int, help="seeds per algorithm (default 3; quickstart 1)")
     m.add_argument("--quiet", action="store_true")
     m.set_defaults(func=cmd_demo)
+
+    pl = sub.add_parser("plot", help="learning curves and estimate-vs-real plots (PNG) of run directories")
+    pl.add_argument("dirs", nargs="+", metavar="DIR")
+    pl.add_argument("--out", default="plots", help="folder for the PNG files (default plots/)")
+    pl.set_defaults(func=cmd_plot)
 
     a = sub.add_parser("algos", help="list algorithms")
     a.set_defaults(func=cmd_algos)
