@@ -89,9 +89,14 @@ class Algorithm:
         """The critic's estimate of the policy's value at ``obs`` (B,), or None without a critic.
 
         Logged at evaluation next to the Monte-Carlo return of the same policy, to show over- or
-        under-estimation (``orlkit plot``).
+        under-estimation (``orlkit plot``). The default serves actor-critics: min_i Q_i(s, mode π(s)).
         """
-        return None
+        critic, actor = getattr(self, "critic", None), getattr(self, "actor", None)
+        if critic is None or not hasattr(actor, "mode"):
+            return None
+        with torch.no_grad():
+            x, _ = self._obs_tensor(obs)
+            return critic(x, actor.mode(x)).min(0).values.cpu().numpy()
 
     def _obs_tensor(self, obs: np.ndarray) -> tuple[torch.Tensor, bool]:
         """(B, obs_dim) float tensor on the device, and whether the input was one observation."""

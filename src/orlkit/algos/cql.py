@@ -148,10 +148,5 @@ class CQL(Algorithm):
                           "loss/alpha_prime": alpha_prime_loss, "stats/alpha_prime": alpha_prime,
                           "loss/actor": actor_loss, "loss/alpha": alpha_loss, "stats/alpha": alpha})
 
-    @torch.no_grad()
-    def value_estimate(self, obs: np.ndarray) -> np.ndarray:
-        x, _ = self._obs_tensor(obs)
-        return self.critic(x, self.actor.mode(x)).min(0).values.cpu().numpy()
-
     def act(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
         return self._policy_act(self.actor, obs, deterministic)

@@ -141,10 +141,5 @@ class IQL(Algorithm):
             for group in self.optimizers["actor"].param_groups:
                 group["lr"] = lr
 
-    @torch.no_grad()
-    def value_estimate(self, obs: np.ndarray) -> np.ndarray:
-        x, _ = self._obs_tensor(obs)
-        return self.critic(x, self.actor.mode(x)).min(0).values.cpu().numpy()
-
     def act(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
         return self._policy_act(self.actor, obs, deterministic)

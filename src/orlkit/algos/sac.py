@@ -88,10 +88,5 @@ class SAC(Algorithm):
         return to_floats({"loss/q": q_loss, "stats/q": q.mean(), "loss/actor": actor_loss,
                           "stats/entropy": -logp.mean(), "loss/alpha": alpha_loss, "stats/alpha": alpha})
 
-    @torch.no_grad()
-    def value_estimate(self, obs: np.ndarray) -> np.ndarray:
-        x, _ = self._obs_tensor(obs)
-        return self.critic(x, self.actor.mode(x)).min(0).values.cpu().numpy()
-
     def act(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
         return self._policy_act(self.actor, obs, deterministic)

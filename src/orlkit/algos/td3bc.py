@@ -94,11 +94,6 @@ class TD3BC(Algorithm):
                           "stats/lambda": last[2]})
 
     @torch.no_grad()
-    def value_estimate(self, obs: np.ndarray) -> np.ndarray:
-        x, _ = self._obs_tensor(obs)
-        return self.critic(x, self.actor(x)).min(0).values.cpu().numpy()
-
-    @torch.no_grad()
     def act(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
         x, single = self._obs_tensor(obs)
         a = self.actor(x).cpu().numpy()
