@@ -177,9 +177,12 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 
 def cmd_algos(args: argparse.Namespace) -> int:
-    from orlkit.algos import ALGORITHMS
+    from orlkit.algos import ALGORITHMS, ALIASES
 
-    print(format_table(["name", "description"], [[n, ALGORITHMS[n][2]] for n in sorted(ALGORITHMS)]))
+    rows = [[n, ALGORITHMS[n][2]] for n in sorted(ALGORITHMS)]
+    rows += [[alias, f"{' or '.join(names.values())}, picked by the dataset's action space"]
+             for alias, names in ALIASES.items()]
+    print(format_table(["name", "description"], rows))
     return 0
 
 
@@ -243,7 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(func=cmd_data)
 
     m = sub.add_parser("demo", help="the lecture's claims, measured")
-    m.add_argument("demo", choices=["quickstart", "conservatism", "classic", "notifications"])
+    m.add_argument("demo", choices=["quickstart", "conservatism", "classic", "notifications", "stitching"])
     m.add_argument("--json", action="store_true")
     m.add_argument("--seeds", type=int, help="seeds per algorithm (default 3; quickstart 1)")
     m.add_argument("--quiet", action="store_true")

@@ -49,14 +49,22 @@ def rollout(env: PointMaze, policy, seed: int) -> tuple[list[np.ndarray], bool, 
 
 
 # ---------------------------------------------------------------------- layout and spaces
-def test_default_layout_is_a_u_corridor(env):
-    assert len(env.free_cells()) == 11
-    assert env.start_cell == (1, 1) and env.goal_cell == (3, 1)
+def test_default_layout_is_a_tree_maze_with_junctions_and_dead_ends(env):
+    cells = env.free_cells()
+    assert len(cells) == 27 and (env.height, env.width) == (9, 9)
+    degree = {c: len(env.neighbours(c)) for c in cells}
+    assert sum(degree.values()) // 2 == len(cells) - 1  # a tree: no loops, one way between two cells
+    assert env.start_cell == (1, 1) and env.goal_cell == (7, 5)
     path = shortest_path(env)
-    assert len(path) == 11 and path[0] == env.start_cell and path[-1] == env.goal_cell
+    assert len(path) == 15 and path[0] == env.start_cell and path[-1] == env.goal_cell
     turns = sum(np.any(np.subtract(path[i + 1], path[i]) != np.subtract(path[i], path[i - 1]))
                 for i in range(1, len(path) - 1))
-    assert turns == 2
+    assert turns == 6
+    junctions = [c for c in cells if degree[c] >= 3]
+    assert junctions == [(1, 3), (3, 3), (3, 5), (3, 7)]
+    assert [c for c in junctions if c in path] == [(1, 3), (3, 3), (3, 5)]
+    dead_ends = [c for c in cells if degree[c] == 1 and c not in (env.start_cell, env.goal_cell)]
+    assert dead_ends == [(1, 5), (1, 7), (3, 1), (7, 7)]
     assert env.observation_space.shape == (4,) and env.action_space.shape == (2,)
 
 
@@ -78,7 +86,7 @@ def test_gymnasium_env_checker_passes():
 def test_render_draws_the_point():
     e = PointMaze(render_mode="ansi")
     e.reset(seed=0)
-    assert e.render().splitlines()[1] == "#A....#"
+    assert e.render().splitlines()[1] == "#A....#.#"
 
 
 def test_bad_layouts_are_rejected():
@@ -125,7 +133,7 @@ def test_walls_are_never_entered_over_long_random_rollouts(env):
     assert len(positions) > 3000
     assert env.is_free(positions).all()
     visited = {tuple(rc) for rc in env.cells_of(positions)}
-    assert len(visited) >= 6  # the rollouts do get around the corridor
+    assert len(visited) >= 6  # the rollouts do get around the maze
 
 
 def test_a_wall_stops_the_point_and_its_velocity(env):
@@ -146,8 +154,8 @@ def test_no_slipping_through_a_corner_between_two_walls():
 
 
 def test_goal_pays_one_and_terminates(env):
-    env.reset(options={"pos": (2.1, 3.5), "vel": (-1.0, 0.0)})  # cell (3, 2), moving left into G
-    _, reward, terminated, truncated, info = env.step(np.array([-1.0, 0.0], np.float32))
+    env.reset(options={"pos": (4.9, 7.5), "vel": (1.0, 0.0)})  # cell (7, 4), moving right into G (7, 5)
+    _, reward, terminated, truncated, info = env.step(np.array([1.0, 0.0], np.float32))
     assert reward == 1.0 and terminated and not truncated and info["success"]
     with pytest.raises(RuntimeError, match="after the episode ended"):
         env.step(np.zeros(2, np.float32))

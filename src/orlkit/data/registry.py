@@ -55,7 +55,7 @@ def _register_builtins() -> None:
         lambda seed: make_gridworld_dataset("uniform", seed=seed)))
     register(DatasetMaker(
         "pointmaze-stitch", "orlkit/PointMaze-v0",
-        "point maze (7×7 tree maze with junctions and dead ends), noisy PD hops between neighbouring cells "
+        "point maze (tree maze with junctions and dead ends), noisy PD hops between neighbouring cells "
         "only: no episode goes from start to goal, 100k transitions",
         lambda seed: make_pointmaze_dataset(n_transitions=100_000, seed=seed), version=2))
     register(DatasetMaker(

@@ -10,14 +10,20 @@ The maze
     (exactly one of each; :func:`load_layout` reads one from a text file). Cell ``(row, col)`` is
     the unit square ``x ∈ [col, col + 1)``, ``y ∈ [row, row + 1)``: ``x`` grows to the right and
     ``y`` grows *down* the map, as the rows do. Anything outside the map is wall. The default map
-    (:data:`DEFAULT_LAYOUT`) is a U-shaped corridor of 11 free cells; the start and the goal sit at
-    its two ends, two rows apart with a wall between them, so the 10-hop path turns twice::
+    (:data:`DEFAULT_LAYOUT`) is a tree maze in a 9×9 map (27 free cells, no loops): the 14-hop path
+    from ``S`` to ``G`` turns six times and passes three junctions; at each of them the wrong way
+    leads into a dead end (four of them, 2 to 4 hops deep), so a policy that keeps moving without
+    knowing where ``G`` is gets lost::
 
-        #######
-        #S....#
-        #####.#
-        #G....#
-        #######
+        #########
+        #S....#.#
+        ###.###.#
+        #.......#
+        #####.#.#
+        ###...#.#
+        ###.###.#
+        ###..G#.#
+        #########
 
 The point (NumPy float64 physics, fixed ``dt``)
     State: position ``(x, y)`` and velocity ``(vx, vy)``. Action: acceleration ``a ∈ [-1, 1]²``.
@@ -89,11 +95,15 @@ WALL_EPS = 1e-6  # a blocked move stops this far inside the current cell
 MIN_START_GOAL_HOPS = 4  # dataset: S and G this far apart means no hop can touch both
 
 DEFAULT_LAYOUT = (
-    "#######",
-    "#S....#",
-    "#####.#",
-    "#G....#",
-    "#######",
+    "#########",
+    "#S....#.#",
+    "###.###.#",
+    "#.......#",
+    "#####.#.#",
+    "###...#.#",
+    "###.###.#",
+    "###..G#.#",
+    "#########",
 )
 
 
