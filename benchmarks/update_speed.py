@@ -1,0 +1,72 @@
+"""Gradient updates per second inside ``update()``, per algorithm, on this machine.
+
+Shapes of the D4RL Hopper task: obs 11, action 3 (continuous) or 3 actions (discrete), batch 256,
+256×256 networks. Each algorithm: 20 warm-up updates, then the median of 3 timed blocks of
+``--updates`` updates. Nothing else should run meanwhile (2 cores: parallel work slows both).
+
+    python benchmarks/update_speed.py [--updates 200] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import platform
+import time
+
+import numpy as np
+import torch
+
+from orlkit.algos import ALGORITHMS, default_config, make_algorithm
+from orlkit.algos.base import DataSpec
+from orlkit.data.dataset import TransitionDataset
+
+
+def dataset(discrete: bool, n: int = 10_000) -> TransitionDataset:
+    rng = np.random.default_rng(0)
+    obs = rng.normal(size=(n, 11)).astype(np.float32)
+    actions = rng.integers(0, 3, n) if discrete else rng.uniform(-1, 1, (n, 3)).astype(np.float32)
+    done = np.zeros(n, bool)
+    done[999::1000] = True
+    return TransitionDataset(obs, actions, rng.normal(size=n).astype(np.float32), obs[::-1].copy(), done,
+                             np.zeros(n, bool), n_actions=3 if discrete else None)
+
+
+def speed(name: str, updates: int) -> float:
+    cls = ALGORITHMS[name][0]
+    ds = dataset(discrete=cls.discrete_only)
+    cfg = default_config(name)
+    if hasattr(cfg, "hidden"):
+        cfg = dataclasses.replace(cfg, hidden=(256, 256), batch_size=256)
+    algo = make_algorithm(name, DataSpec.from_dataset(ds), cfg)
+    batch = algo.prepare_dataset(ds).sampler(256, seed=0)
+    for _ in range(20):
+        algo.update(batch.sample())
+    times = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        for _ in range(updates):
+            algo.update(batch.sample())
+        times.append(time.perf_counter() - t0)
+    return updates / float(np.median(times))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--updates", type=int, default=200)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    result = {"date": time.strftime("%Y-%m-%d"), "torch": torch.__version__, "threads": torch.get_num_threads(),
+              "machine": platform.processor() or platform.machine(),
+              "updates_per_sec": {n: round(speed(n, args.updates), 1) for n in sorted(ALGORITHMS)}}
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for n, v in result["updates_per_sec"].items():
+            print(f"{n:16s} {v:8.1f} updates/s")
+        print(f"({result['date']}, torch {result['torch']}, {result['threads']} threads)")
+
+
+if __name__ == "__main__":
+    main()
