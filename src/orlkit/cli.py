@@ -61,16 +61,18 @@ def cmd_train(args: argparse.Namespace) -> int:
     from orlkit.algos import ALIASES, resolve_algorithm
     from orlkit.train.fit import RunConfig, train
 
-    if args.algo in ALIASES:
+    dataset = None
+    if args.algo in ALIASES:  # the data decides (cql → cql-discrete / cql-continuous); load it once, here
         from orlkit.data.registry import resolve_dataset
 
-        args.algo = resolve_algorithm(args.algo, resolve_dataset(args.dataset).discrete)
+        dataset = resolve_dataset(args.dataset)
+        args.algo = resolve_algorithm(args.algo, dataset.discrete)
     out = args.out or f"runs/{args.algo}-{Path(args.dataset).stem}-seed{args.seed}"
     run = RunConfig(algo=args.algo, dataset=args.dataset, steps=args.steps, seed=args.seed, env_id=args.env,
                     eval_every=args.eval_every, eval_episodes=args.eval_episodes, log_every=args.log_every,
                     device=args.device, tensorboard=not args.no_tensorboard,
                     config=parse_overrides(args.algo, args.set or []))
-    summary = train(run, out, resume=args.resume, progress=not args.quiet)
+    summary = train(run, out, resume=args.resume, progress=not args.quiet, dataset=dataset)
     ev = summary["final_eval"] or {}
     rows = [["steps", summary["steps"]], ["updates/s", round(summary["updates_per_sec"], 1)],
             ["wall time (s)", round(summary["wall_time_s"], 1)]]

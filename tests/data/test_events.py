@@ -87,7 +87,20 @@ def test_a_log_without_optional_columns_and_with_two_weeks_per_user(log):
 def test_the_notifications_logs_dataset_is_registered():
     assert "notifications-logs" in dataset_names()
     maker = DATASETS["notifications-logs"]
-    assert maker.env_id == ENV_ID and not maker.cache  # the file formats do not keep extras (propensities)
+    assert maker.env_id == ENV_ID
+
+
+def test_the_cached_notifications_logs_keep_propensities_and_user_ids(tmp_path, monkeypatch):
+    from orlkit.data.registry import make_dataset
+
+    monkeypatch.setenv("ORLKIT_CACHE", str(tmp_path))
+    made = make_dataset("notifications-logs")
+    assert list((tmp_path / "datasets").glob("notifications-logs-*.npz"))
+    cached = make_dataset("notifications-logs")  # read back from the .npz cache
+    assert sorted(cached.extras) == sorted(made.extras)
+    for name in ("propensities", "user_id"):
+        assert np.array_equal(cached.extras[name], made.extras[name])
+    assert np.array_equal(cached.obs, made.obs) and np.array_equal(cached.actions, made.actions)
 
 
 def test_other_policies_can_be_logged():

@@ -22,7 +22,6 @@ class DatasetMaker:
     description: str
     make: Callable[[int], TransitionDataset]  # seed → dataset
     version: int = 1  # bump when the maker's output changes, so stale caches are not used
-    cache: bool = True  # False: remade every time (the file formats do not keep ``extras`` such as propensities)
 
 
 DATASETS: dict[str, DatasetMaker] = {}
@@ -63,8 +62,7 @@ def _register_builtins() -> None:
         "notification send/drop decisions of 2,000 user-weeks under the pCTR-threshold logging policy "
         "(ε = 0.05, frequency cap 4 per 24 h), ~112k transitions with propensities and user ids in extras",
         lambda seed: read_event_log(log_events(2000, seed, policy=partial(logging_policy,
-                                                                          daily_cap=PRODUCTION_DAILY_CAP))),
-        cache=False))
+                                                                          daily_cap=PRODUCTION_DAILY_CAP)))))
 
 
 def dataset_names() -> list[str]:
@@ -86,7 +84,6 @@ def make_dataset(name: str, seed: int = 0, cache: bool = True) -> TransitionData
                           "(or give a path to a .npz/.hdf5/.parquet file, or minari:ID)")
     maker = DATASETS[name]
     path = cache_dir() / f"{name}-seed{seed}-v{maker.version}.npz"
-    cache = cache and maker.cache
     if cache and path.exists():
         ds = load_dataset_file(path)
     else:

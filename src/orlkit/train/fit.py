@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -147,8 +148,6 @@ def train(run: RunConfig, out_dir: str | Path, resume: bool = False, progress: b
     eval_seed = 100_000 + 1_000 * run.seed
     last_eval: dict[str, Any] | None = None
     update_time, t_start = 0.0, time.perf_counter()
-    import sys
-
     bar = tqdm(total=run.steps, initial=start, disable=not progress, desc=f"{run.algo}", unit="upd",
                dynamic_ncols=True, mininterval=0.5 if sys.stderr.isatty() else 30.0)
     for step in range(start + 1, run.steps + 1):
