@@ -68,9 +68,8 @@ class AWR(Algorithm):
                            "actor": torch.optim.Adam(self.actor.parameters(), lr=config.lr)}
 
     def prepare_dataset(self, dataset: TransitionDataset) -> TransitionDataset:
-        extras = {**dataset.extras, "returns_to_go": dataset.returns_to_go(self.config.gamma).astype(np.float32)}
-        return TransitionDataset(**dataset.columns(), n_actions=dataset.n_actions, meta=dataset.meta,
-                                 source=dataset.source, extras=extras)
+        returns_to_go = dataset.returns_to_go(self.config.gamma).astype(np.float32)
+        return dataset.replace(extras={**dataset.extras, "returns_to_go": returns_to_go})
 
     def _log_prob(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         if self.spec.discrete:

@@ -103,10 +103,7 @@ class IQL(Algorithm):
         spread = float(returns.max() - returns.min())
         if spread <= 0:
             return dataset
-        cols = dataset.columns()
-        cols["rewards"] = cols["rewards"] * (1000.0 / spread)
-        return TransitionDataset(**cols, n_actions=dataset.n_actions, meta=dataset.meta, source=dataset.source,
-                                 extras=dataset.extras)
+        return dataset.replace(rewards=dataset.rewards * (1000.0 / spread))
 
 
     def update(self, batch: Batch) -> dict[str, float]:

@@ -232,11 +232,19 @@ class TransitionDataset:
         return out
 
     # ------------------------------------------------------------------ subsets
+    def replace(self, *, extras: Mapping[str, Any] | None = None, **columns: Any) -> TransitionDataset:
+        """A new dataset with some of the six columns (and/or the extras) replaced, validated as usual;
+        ``n_actions``, ``meta`` and ``source`` carry over."""
+        unknown = set(columns) - set(FIELDS)
+        if unknown:
+            raise TypeError(f"not dataset columns: {', '.join(sorted(unknown))}")
+        return TransitionDataset(**{**self.columns(), **columns}, n_actions=self.n_actions, meta=self.meta,
+                                 source=self.source, extras=self.extras if extras is None else extras)
+
     def select(self, rows: np.ndarray) -> TransitionDataset:
         """A new dataset made of the given rows, in order (episode flags are kept as they are)."""
-        cols = {name: col[rows] for name, col in self.columns().items()}
-        return TransitionDataset(**cols, n_actions=self.n_actions, meta=self.meta, source=self.source,
-                                 extras={k: v[rows] for k, v in self.extras.items()})
+        return self.replace(**{name: col[rows] for name, col in self.columns().items()},
+                            extras={k: v[rows] for k, v in self.extras.items()})
 
     def select_episodes(self, episodes: np.ndarray) -> TransitionDataset:
         starts, ends = self.episode_bounds

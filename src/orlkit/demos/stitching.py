@@ -69,10 +69,7 @@ def shift_rewards(ds: TransitionDataset, shift: float) -> TransitionDataset:
     """A copy of ``ds`` with ``shift`` added to every reward (terminals and timeouts unchanged)."""
     if shift == 0.0:
         return ds
-    cols = ds.columns()
-    cols["rewards"] = cols["rewards"] + np.float32(shift)
-    return TransitionDataset(**cols, n_actions=ds.n_actions, meta=dict(ds.meta), source=ds.source,
-                             extras=ds.extras)
+    return ds.replace(rewards=ds.rewards + np.float32(shift))
 
 
 def run(seeds: int, steps: int | None = None, jobs: dict[str, tuple[str, dict[str, Any], float, int]] | None = None,
