@@ -1,0 +1,1 @@
+"""Learned rewards: goal classifiers, adversarial rewards (GAIL/AIRL), preferences (Bradley–Terry)."""
