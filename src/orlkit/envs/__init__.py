@@ -1,5 +1,7 @@
 """Built-in environments (Gymnasium API). Importing this package registers their gym ids."""
 
+from orlkit.envs.driving import ENV_ID as DRIVING_ID
+from orlkit.envs.driving import DrivingEnv
 from orlkit.envs.gridworld import ENV_ID as GRIDWORLD_ID
 from orlkit.envs.gridworld import (
     GridWorld,
@@ -15,6 +17,7 @@ from orlkit.envs.notifications import NotificationConfig, NotificationEnv, Notif
 from orlkit.envs.pointmaze import ENV_ID as POINTMAZE_ID
 from orlkit.envs.pointmaze import OraclePolicy, PointMaze, load_layout, make_pointmaze_dataset
 
-__all__ = ["GRIDWORLD_ID", "NOTIFICATIONS_ID", "POINTMAZE_ID", "GridWorld", "NotificationConfig", "NotificationEnv",
+__all__ = ["DRIVING_ID", "DrivingEnv",
+           "GRIDWORLD_ID", "NOTIFICATIONS_ID", "POINTMAZE_ID", "GridWorld", "NotificationConfig", "NotificationEnv",
            "NotificationPopulation", "OraclePolicy", "PointMaze", "allowed_actions", "behavior_policy", "greedy",
            "load_layout", "make_gridworld_dataset", "make_pointmaze_dataset", "policy_evaluation", "value_iteration"]
