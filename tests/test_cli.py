@@ -153,3 +153,10 @@ def test_internal_error_exits_1(data: dict[str, str], tmp_path: Path, monkeypatc
 
 def test_eval_with_zero_episodes_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert_bad_input(main(["eval", str(tmp_path), "--episodes", "0"]), capsys.readouterr().err, "--episodes")
+
+
+def test_demo_plot_for_a_demo_without_a_figure_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "conservatism", "--plot", "x.png"]) == 2
+    assert "draws no plot" in capsys.readouterr().err
+    assert main(["demo", "conservatism", "--seeds", "0"]) == 2
+    assert "--seeds must be at least 1" in capsys.readouterr().err

@@ -164,10 +164,18 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     import importlib
+    import inspect
 
     demo_main = importlib.import_module(f"orlkit.demos.{args.demo}").main
     seeds = args.seeds if args.seeds is not None else (1 if args.demo == "quickstart" else 3)
-    return demo_main(json_output=args.json, seeds=seeds, progress=not args.quiet)
+    if seeds < 1:
+        raise OrlkitError(f"--seeds must be at least 1, got {seeds}")
+    kwargs = {}
+    if args.plot:
+        if "plot_path" not in inspect.signature(demo_main).parameters:
+            raise OrlkitError(f"demo '{args.demo}' draws no plot; --plot works with: preferences, goal-classifier")
+        kwargs["plot_path"] = args.plot
+    return demo_main(json_output=args.json, seeds=seeds, progress=not args.quiet, **kwargs)
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
@@ -248,8 +256,10 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(func=cmd_data)
 
     m = sub.add_parser("demo", help="the lecture's claims, measured")
-    m.add_argument("demo", choices=["quickstart", "conservatism", "classic", "notifications", "stitching"])
+    m.add_argument("demo", choices=["quickstart", "conservatism", "classic", "notifications", "stitching",
+                                    "preferences"])
     m.add_argument("--json", action="store_true")
+    m.add_argument("--plot", metavar="PNG", help="save the demo's figure here (preferences, goal-classifier)")
     m.add_argument("--seeds", type=int, help="seeds per algorithm (default 3; quickstart 1)")
     m.add_argument("--quiet", action="store_true")
     m.set_defaults(func=cmd_demo)
