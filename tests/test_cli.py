@@ -160,3 +160,20 @@ def test_demo_plot_for_a_demo_without_a_figure_exits_2(capsys: pytest.CaptureFix
     assert "draws no plot" in capsys.readouterr().err
     assert main(["demo", "conservatism", "--seeds", "0"]) == 2
     assert "--seeds must be at least 1" in capsys.readouterr().err
+
+
+def test_online_train_eval_and_resume(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = str(tmp_path / "run")
+    args = ["online", "sac", "--env", "Pendulum-v1", "--steps", "300", "--start-steps", "100", "--eval-every", "200",
+            "--eval-episodes", "1", "--out", out, "--quiet", "--set", "hidden=16,16", "--set", "batch_size=16"]
+    assert main(args) == 0
+    assert "normalized_score" in capsys.readouterr().out
+    assert main(["eval", out, "--episodes", "1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["env_id"] == "Pendulum-v1"
+    assert main(args[:4] + ["--steps", "400", "--out", out, "--quiet", "--resume"]) == 0  # the saved config is used
+    capsys.readouterr()
+    assert main(args[:4] + ["--steps", "500", "--out", out, "--resume", "--set", "hidden=8"]) == 2
+    assert "--set cannot change" in capsys.readouterr().err
+    assert main(["online", "dqn", "--env", "Pendulum-v1"]) == 2
+    assert main(["online", "sac", "--env", "CartPole-v1"]) == 2
+    assert "continuous (Box) action space" in capsys.readouterr().err

@@ -82,6 +82,48 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+ONLINE_ALGOS = ("sac",)
+
+
+def cmd_online(args: argparse.Namespace) -> int:
+    from orlkit.algos import make_algorithm
+    from orlkit.algos.base import DataSpec
+    from orlkit.envs.make import make_env
+    from orlkit.train.online import OnlineConfig, train_online
+
+    if args.algo not in ONLINE_ALGOS:
+        raise OrlkitError(f"online training supports {', '.join(ONLINE_ALGOS)}, not '{args.algo}'")
+    out = args.out or f"runs/{args.algo}-online-{args.env.replace('/', '_')}-seed{args.seed}"
+    run = OnlineConfig(env_id=args.env, steps=args.steps, seed=args.seed, start_steps=args.start_steps,
+                       update_after=args.start_steps, eval_every=args.eval_every, eval_episodes=args.eval_episodes,
+                       snapshot_every=args.snapshot_every)
+    env = make_env(args.env)
+    space, obs_space = env.action_space, env.observation_space
+    env.close()
+    if space.shape is None or len(space.shape) != 1 or not hasattr(space, "low"):
+        raise OrlkitError(f"{args.env}: online {args.algo} needs a continuous (Box) action space, got {space}")
+    if obs_space.shape is None or len(obs_space.shape) != 1:
+        raise OrlkitError(f"{args.env}: orlkit's MLP algorithms need flat observations, got {obs_space}")
+    from orlkit.algos import config_from_dict
+
+    config = parse_overrides(args.algo, args.set or [])
+    if args.resume and (Path(out) / "config.json").exists():  # the run's own config, not today's flags
+        if args.set:
+            raise OrlkitError("--set cannot change the config of a run being resumed")
+        saved = json.loads((Path(out) / "config.json").read_text())
+        config = saved["algo_config"]
+        run = OnlineConfig(**{**{k: saved[k] for k in dataclasses.asdict(run)}, "steps": args.steps})
+    algo = make_algorithm(args.algo, DataSpec(obs_space.shape[0], None, space.shape[0]),
+                          config_from_dict(args.algo, config), seed=run.seed)
+    summary = train_online(algo, run, out, resume=args.resume, progress=not args.quiet)
+    ev = summary["final_eval"] or {}
+    rows = [["env steps", summary["steps"]], ["wall time (s)", round(summary["wall_time_s"], 1)]]
+    rows += [[k, v] for k, v in ev.items() if k != "step"]
+    print(format_table(["result", "value"], rows))
+    print(f"run directory: {out}")
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from orlkit.train.evaluate import evaluate
     from orlkit.train.fit import load_run
@@ -225,6 +267,21 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--no-tensorboard", action="store_true")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=cmd_train)
+
+    on = sub.add_parser("online", help="train an off-policy agent by acting in an environment (SAC)")
+    on.add_argument("algo", help="algorithm name: sac")
+    on.add_argument("--env", required=True, help="environment id, e.g. Pendulum-v1, Hopper-v5")
+    on.add_argument("--steps", type=int, default=100_000, help="environment steps (one update per step)")
+    on.add_argument("--start-steps", type=int, default=1_000, help="uniform random actions first")
+    on.add_argument("--seed", type=int, default=0)
+    on.add_argument("--out", help="run directory (default runs/ALGO-online-ENV-seedS)")
+    on.add_argument("--eval-every", type=int, default=5_000)
+    on.add_argument("--eval-episodes", type=int, default=5)
+    on.add_argument("--snapshot-every", type=int, default=0, help="keep the policy every N steps (snapshots/)")
+    on.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config field (repeatable)")
+    on.add_argument("--resume", action="store_true", help="continue DIR's last checkpoint up to --steps")
+    on.add_argument("--quiet", action="store_true", help="no progress bar")
+    on.set_defaults(func=cmd_online)
 
     e = sub.add_parser("eval", help="evaluate a run directory's last checkpoint")
     e.add_argument("dir")

@@ -16,8 +16,12 @@ from orlkit.envs.notifications import ENV_ID as NOTIFICATIONS_ID
 from orlkit.envs.notifications import NotificationConfig, NotificationEnv, NotificationPopulation
 from orlkit.envs.pointmaze import ENV_ID as POINTMAZE_ID
 from orlkit.envs.pointmaze import OraclePolicy, PointMaze, load_layout, make_pointmaze_dataset
+from orlkit.envs.pusher import ENV_ID as PUSHER_ID
+from orlkit.envs.pusher import PusherEnv
 
-__all__ = ["DRIVING_ID", "DrivingEnv",
-           "GRIDWORLD_ID", "NOTIFICATIONS_ID", "POINTMAZE_ID", "GridWorld", "NotificationConfig", "NotificationEnv",
-           "NotificationPopulation", "OraclePolicy", "PointMaze", "allowed_actions", "behavior_policy", "greedy",
-           "load_layout", "make_gridworld_dataset", "make_pointmaze_dataset", "policy_evaluation", "value_iteration"]
+__all__ = [
+    "DRIVING_ID", "DrivingEnv", "GRIDWORLD_ID", "GridWorld", "NOTIFICATIONS_ID", "NotificationConfig",
+    "NotificationEnv", "NotificationPopulation", "OraclePolicy", "POINTMAZE_ID", "PUSHER_ID", "PointMaze",
+    "PusherEnv", "allowed_actions", "behavior_policy", "greedy", "load_layout", "make_gridworld_dataset",
+    "make_pointmaze_dataset", "policy_evaluation", "value_iteration"
+]

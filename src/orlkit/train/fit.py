@@ -204,7 +204,12 @@ def load_run(out_dir: str | Path) -> tuple[Algorithm, RunConfig, str | None]:
     out = Path(out_dir)
     if not (out / "config.json").exists():
         raise OrlkitError(f"{out}: not a run directory (no config.json)")
-    run = RunConfig(**json.loads((out / "config.json").read_text()))
+    saved = json.loads((out / "config.json").read_text())
+    if saved.get("kind") == "online":  # a run of orlkit.train.online: no dataset, the env it acted in
+        saved = {"algo": saved["algo"], "dataset": f"online:{saved['env_id']}", "steps": saved["steps"],
+                 "seed": saved["seed"], "env_id": saved["env_id"], "env_kwargs": saved["env_kwargs"],
+                 "config": saved["algo_config"]}
+    run = RunConfig(**saved)
     ckpt = latest_checkpoint(out / "checkpoints")
     if ckpt is None:
         raise OrlkitError(f"{out}: no checkpoint found in {out / 'checkpoints'}")

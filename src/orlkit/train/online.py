@@ -196,8 +196,8 @@ def train_online(algo: Algorithm, run: OnlineConfig, out_dir: str | Path | None 
                 history[name] = rows
         elif (out / "config.json").exists():
             raise OrlkitError(f"{out} already holds a run; add --resume to continue it or choose another --out")
-        write_json(out / "config.json", {"algo": algo.name, "algo_config": dataclasses.asdict(algo.config),
-                                         **dataclasses.asdict(run)})
+        write_json(out / "config.json", {"kind": "online", "algo": algo.name,
+                                         "algo_config": dataclasses.asdict(algo.config), **dataclasses.asdict(run)})
 
     def log(name: str, row: dict[str, Any]) -> None:
         history[name].append(row)
