@@ -124,6 +124,27 @@ def cmd_online(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_relabel(args: argparse.Namespace) -> int:
+    from orlkit.data.formats import save_dataset
+    from orlkit.data.registry import resolve_dataset
+    from orlkit.rewards.base import load_reward_model
+    from orlkit.rewards.preference_rl import relabel_dataset
+
+    model = load_reward_model(args.reward)
+    ds = resolve_dataset(args.dataset)
+    out = relabel_dataset(ds, model)
+    save_dataset(out, args.out)
+    r, t = out.rewards, ds.rewards
+    rows = [["transitions", out.n_transitions], ["reward mean", float(r.mean())], ["reward std", float(r.std())]]
+    if t.std() > 0 and r.std() > 0:
+        import numpy as np
+
+        rows.append(["corr(new, old reward)", float(np.corrcoef(r, t)[0, 1])])
+    print(format_table(["relabelled", "value"], rows))
+    print(f"written: {args.out} (the old rewards are kept as the extra column 'true_rewards')")
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from orlkit.train.evaluate import evaluate
     from orlkit.train.fit import load_run
@@ -282,6 +303,13 @@ def build_parser() -> argparse.ArgumentParser:
     on.add_argument("--resume", action="store_true", help="continue DIR's last checkpoint up to --steps")
     on.add_argument("--quiet", action="store_true", help="no progress bar")
     on.set_defaults(func=cmd_online)
+
+    rl = sub.add_parser("relabel", help="replace a dataset's rewards with a learned reward model's")
+    rl.add_argument("--reward", required=True, metavar="MODEL",
+                    help="a saved reward model (preference, goal classifier, GAIL or AIRL): NAME or NAME.json")
+    rl.add_argument("--dataset", required=True, help="built-in name, file path or minari:ID")
+    rl.add_argument("--out", required=True, help="the relabelled dataset (.npz, .hdf5 or .parquet)")
+    rl.set_defaults(func=cmd_relabel)
 
     e = sub.add_parser("eval", help="evaluate a run directory's last checkpoint")
     e.add_argument("dir")

@@ -55,8 +55,7 @@ from torch import nn
 
 from orlkit.errors import OrlkitError
 from orlkit.nets.mlp import mlp
-from orlkit.rewards.goal_classifier import (
-    gradient_penalty,
+from orlkit.rewards.base import (
     load_optimizer,
     module_tensors,
     optimizer_tensors,
@@ -64,6 +63,7 @@ from orlkit.rewards.goal_classifier import (
     select,
     write_reward_checkpoint,
 )
+from orlkit.rewards.goal_classifier import gradient_penalty
 
 KINDS = ("gail", "airl")
 LogProbFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]

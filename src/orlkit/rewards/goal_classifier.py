@@ -59,13 +59,18 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import save_file
 from torch import nn
 
 from orlkit.errors import OrlkitError
 from orlkit.nets.mlp import mlp
-from orlkit.train.checkpoint import FORMAT_VERSION, read_checkpoint
-from orlkit.train.io import atomic_write, write_json
+from orlkit.rewards.base import (
+    load_optimizer,
+    module_tensors,
+    optimizer_tensors,
+    read_reward_checkpoint,
+    select,
+    write_reward_checkpoint,
+)
 
 
 @dataclass
@@ -391,53 +396,3 @@ class GoalClassifier:
         clf.rng.bit_generator.state = meta["rng"]
         clf.n_updates, clf.n_queries = int(meta["n_updates"]), int(meta["n_queries"])
         return clf
-
-
-# ---------------------------------------------------------------------- checkpoints of reward models
-def module_tensors(prefix: str, module: nn.Module) -> dict[str, torch.Tensor]:
-    """A module's state dict as ``prefix.key`` → CPU tensor."""
-    return {f"{prefix}.{k}": v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
-
-
-def optimizer_tensors(prefix: str, optimizer: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
-    """An optimizer's per-parameter state (Adam's moments and step) as ``prefix.idx.key`` → tensor."""
-    out = {}
-    for idx, state in optimizer.state_dict()["state"].items():
-        for key, value in state.items():
-            t = value if torch.is_tensor(value) else torch.tensor(value)
-            out[f"{prefix}.{idx}.{key}"] = t.detach().cpu().contiguous()
-    return out
-
-
-def select(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
-    """The tensors under ``prefix``, with the prefix removed."""
-    return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
-
-
-def load_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor],
-                   param_groups: list[dict[str, Any]]) -> None:
-    """Restore what :func:`optimizer_tensors` (with its prefix removed) and the param groups hold."""
-    state: dict[int, dict[str, torch.Tensor]] = {}
-    for key, value in tensors.items():
-        idx, name = key.split(".", 1)
-        state.setdefault(int(idx), {})[name] = value
-    optimizer.load_state_dict({"state": state, "param_groups": param_groups})
-
-
-def write_reward_checkpoint(path: str | Path, kind: str, tensors: dict[str, torch.Tensor],
-                            meta: dict[str, Any]) -> Path:
-    """``path``.safetensors, then ``path``.json (last, so a checkpoint with its JSON is complete); atomic."""
-    base = Path(path).with_suffix("")
-    atomic_write(base.with_suffix(".safetensors"),
-                 lambda tmp: save_file({k: v.contiguous() for k, v in tensors.items()}, tmp))
-    write_json(base.with_suffix(".json"), {"format_version": FORMAT_VERSION, "reward_model": kind, **meta})
-    return base
-
-
-def read_reward_checkpoint(path: str | Path, kind: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Tensors and JSON of a reward-model checkpoint; :class:`OrlkitError` if missing, corrupt or another kind."""
-    tensors, meta = read_checkpoint(path)
-    if meta.get("reward_model") != kind:
-        raise OrlkitError(f"{Path(path).with_suffix('.json')}: checkpoint holds {meta.get('reward_model')!r}, "
-                          f"not a {kind!r} reward model")
-    return tensors, meta

@@ -59,7 +59,7 @@ from orlkit.train.io import atomic_write, write_json
 if TYPE_CHECKING:
     from orlkit.data.preferences import PreferenceData
 
-MODEL_KIND = "preference_reward_model"
+MODEL_KIND = "preference"  # the "reward_model" field of the checkpoint JSON
 RankingLike = Sequence["int | Sequence[int]"]  # ids best → worst; a nested list is a tie group
 
 
@@ -327,7 +327,7 @@ class PreferenceRewardModel:
         tensors = {k: v.detach().cpu().contiguous() for k, v in self.state_tensors().items()}
         atomic_write(base.with_suffix(".safetensors"), lambda tmp: save_file(tensors, tmp))
         write_json(base.with_suffix(".json"), {
-            "format_version": FORMAT_VERSION, "algorithm": MODEL_KIND, "obs_dim": self.obs_dim,
+            "format_version": FORMAT_VERSION, "reward_model": MODEL_KIND, "obs_dim": self.obs_dim,
             "action_dim": self.action_dim, "config": dataclasses.asdict(self.config), "n_updates": self.n_updates,
         })
         return base
@@ -336,8 +336,9 @@ class PreferenceRewardModel:
     def load(cls, path: str | Path, device: torch.device | str = "cpu") -> PreferenceRewardModel:
         """A model restored from :meth:`save`'s files (no code is executed from them)."""
         tensors, meta = read_checkpoint(path)
-        if meta.get("algorithm") != MODEL_KIND:
-            raise OrlkitError(f"{path}: checkpoint is for '{meta.get('algorithm')}', not '{MODEL_KIND}'")
+        if meta.get("reward_model") != MODEL_KIND:
+            raise OrlkitError(f"{path}: checkpoint holds {meta.get('reward_model')!r}, "
+                              f"not a '{MODEL_KIND}' reward model")
         fields = {f.name for f in dataclasses.fields(PreferenceConfig)}
         unknown = set(meta["config"]) - fields
         if unknown:

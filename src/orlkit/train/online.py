@@ -154,8 +154,13 @@ def _append(path: Path, row: dict[str, Any]) -> None:
 def train_online(algo: Algorithm, run: OnlineConfig, out_dir: str | Path | None = None, *,
                  reward_model: RewardModel | None = None,
                  callback: Callable[[int, ReplayBuffer], dict[str, float] | None] | None = None,
-                 resume: bool = False, progress: bool = True) -> dict[str, Any]:
+                 initial_data: TransitionDataset | None = None, resume: bool = False,
+                 progress: bool = True) -> dict[str, Any]:
     """Train ``algo`` (an off-policy actor-critic such as SAC) by acting in ``run.env_id``.
+
+    ``initial_data`` (e.g. demonstrations) is put in the replay buffer before the first step; its
+    rows count against ``buffer_size`` but not against ``steps``, and they are relabelled like the
+    rest when a reward model is given.
 
     Returns ``{"train": [...episodes], "eval": [...], "callbacks": [...], "buffer": ReplayBuffer, ...}``;
     with ``out_dir`` the same rows are written to files as they happen.
@@ -170,7 +175,9 @@ def train_online(algo: Algorithm, run: OnlineConfig, out_dir: str | Path | None 
     if env.observation_space.shape != (algo.spec.obs_dim,):
         raise OrlkitError(f"{algo.name} expects {algo.spec.obs_dim}-dim observations; {run.env_id} has "
                           f"{env.observation_space.shape}")
-    buffer = ReplayBuffer(algo.spec.obs_dim, algo.spec.action_dim, min(run.buffer_size, run.steps), seed=run.seed)
+    n_initial = 0 if initial_data is None else initial_data.n_transitions
+    buffer = ReplayBuffer(algo.spec.obs_dim, algo.spec.action_dim, min(run.buffer_size, run.steps + n_initial),
+                          seed=run.seed)
     rng = np.random.default_rng(run.seed)
     out = Path(out_dir) if out_dir is not None else None
     start, episode = 0, 0
@@ -204,6 +211,19 @@ def train_online(algo: Algorithm, run: OnlineConfig, out_dir: str | Path | None 
         if out is not None:
             _append(out / f"{name}.jsonl", row)
 
+    if initial_data is not None and not resume:
+        if initial_data.discrete or initial_data.obs_shape != (algo.spec.obs_dim,) or \
+                initial_data.action_dim != algo.spec.action_dim:
+            raise OrlkitError(f"initial_data has obs {initial_data.obs_shape} and {initial_data.action_dim}-dim "
+                              f"actions; {algo.name} expects ({algo.spec.obs_dim},) and {algo.spec.action_dim}")
+        starts, ends = initial_data.episode_bounds
+        for ep, (a, b) in enumerate(zip(starts, ends, strict=True)):
+            for i in range(a, b + 1):
+                buffer.add(initial_data.obs[i], initial_data.actions[i], initial_data.rewards[i],
+                           initial_data.rewards[i], initial_data.next_obs[i], initial_data.terminals[i],
+                           bool(initial_data.timeouts[i] or i == b) and not initial_data.terminals[i], -1 - ep)
+        if reward_model is not None:
+            buffer.relabel(reward_model)
     checkpoint_every = run.checkpoint_every or run.eval_every
     gamma = getattr(algo.config, "gamma", None)
     obs, _ = env.reset(seed=int(rng.integers(2**31)))
