@@ -229,7 +229,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     import importlib
     import inspect
 
-    demo_main = importlib.import_module(f"orlkit.demos.{args.demo}").main
+    demo_main = importlib.import_module(f"orlkit.demos.{args.demo.replace('-', '_')}").main
     seeds = args.seeds if args.seeds is not None else (1 if args.demo == "quickstart" else 3)
     if seeds < 1:
         raise OrlkitError(f"--seeds must be at least 1, got {seeds}")
@@ -342,7 +342,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     m = sub.add_parser("demo", help="the lecture's claims, measured")
     m.add_argument("demo", choices=["quickstart", "conservatism", "classic", "notifications", "stitching",
-                                    "preferences"])
+                                    "preferences", "goal-classifier"])
     m.add_argument("--json", action="store_true")
     m.add_argument("--plot", metavar="PNG", help="save the demo's figure here (preferences, goal-classifier)")
     m.add_argument("--seeds", type=int, help="seeds per algorithm (default 3; quickstart 1)")
