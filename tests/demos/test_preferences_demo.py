@@ -18,7 +18,8 @@ def test_tiny_online_run_fills_the_table_and_the_plot(tmp_path, monkeypatch):
             assert -1 <= entry["reward_corr"]["mean"] <= 1
         assert [p["step"] for p in entry["curves"][0]] == [1000, 1200]
     alignment = demo.run_alignment(seeds=1, n_queries=10)
-    assert set(next(iter(alignment.values()))) == {"after_10"}
+    assert set(next(iter(alignment.values()))) == {"after_10", "curve"}
+    assert len(next(iter(alignment.values()))["curve"]) == 10
     offline = {"dataset": "x", "steps": 1, "queries": 1, **{k: {"mean": 0.0, "std": 0.0, "per_seed": [0.0]}
                                                              for k in ("true reward", "learned reward", "reward_corr")}}
     results = {"seeds": 1, "online_steps": 1200, "budget": 12, "alignment": alignment, "online": online,

@@ -47,6 +47,7 @@ def run_alignment(seeds: int, n_queries: int = 30) -> dict[str, Any]:
                                for seed in range(seeds)])  # (seeds, n_queries)
             out[f"{teacher}, {method}"] = {f"after_{q}": _mean_std(curves[:, q - 1].tolist())
                                             for q in (10, 20, 30) if q <= n_queries}
+            out[f"{teacher}, {method}"]["curve"] = curves.mean(0).tolist()  # mean alignment after 1..n queries
     return out
 
 
@@ -120,7 +121,7 @@ def table(results: dict[str, Any]) -> str:
     from orlkit.cli import format_table
 
     al = results["alignment"]
-    cols = sorted({k for v in al.values() for k in v}, key=lambda k: int(k.split("_")[1]))
+    cols = sorted({k for v in al.values() for k in v if k.startswith("after_")}, key=lambda k: int(k.split("_")[1]))
     t1 = format_table(["teacher, queries chosen by"] + [c.replace("_", " ") + " queries" for c in cols],
                       [[name] + [_fmt(v[c], 3) for c in cols] for name, v in al.items()])
     on = results["online"]
@@ -131,7 +132,7 @@ def table(results: dict[str, Any]) -> str:
     t3 = format_table(["IQL trained on", "normalized score"],
                       [[name, _fmt(off[name])] for name in ("true reward", "learned reward")])
     return (f"1. Active queries, driving task: alignment w·w*/(|w||w*|), mean ± std over "
-            f"{len(next(iter(next(iter(al.values())).values()))['per_seed'])} seeds\n\n{t1}\n\n"
+            f"{len(next(iter(al.values()))['after_10']['per_seed'])} seeds\n\n{t1}\n\n"
             f"2. Preference RL in the loop, {ENV_ID}, {results['online_steps']} env steps, SAC 2×64, "
             f"≤ {results['budget']} queries; {results['seeds']} seeds\n\n{t2}\n\n"
             f"3. Offline preference RL, {off['dataset']}: r̂ from {off['queries']} oracle pairs of 50-step segments "
@@ -144,7 +145,13 @@ def plot(results: dict[str, Any], path: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(1, 2, figsize=(11, 4))
+    fig, ax = plt.subplots(1, 3, figsize=(16, 4))
+    for name, v in results["alignment"].items():
+        if "curve" in v:
+            ax[2].plot(np.arange(1, len(v["curve"]) + 1), v["curve"], label=name,
+                       ls="-" if name.startswith("deterministic") else "--")
+    ax[2].set(xlabel="queries", ylabel="alignment w·w*/(|w||w*|)", title="driving task: active vs random queries")
+    ax[2].legend(fontsize=7)
     for name, v in results["online"].items():
         steps = [p["step"] for p in v["curves"][0]]
         scores = np.array([[p["score"] for p in c] for c in v["curves"]])  # (seeds, evals)
