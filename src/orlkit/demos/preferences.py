@@ -82,6 +82,36 @@ def run_online(seeds: int, steps: int, budget: int, progress: bool) -> dict[str,
     return out
 
 
+def run_budget_sweep(seeds: int = 3, budgets: tuple[int, ...] = (20, 50, 100), steps: int = 10_000,
+                     samplings: tuple[str, ...] = ("disagreement", "uniform"), progress: bool = False
+                     ) -> dict[str, Any]:
+    """Final normalized score of preference SAC against the total query budget, per query sampling (oracle)."""
+    from orlkit.envs.make import normalized_score
+    from orlkit.rewards.preference_rl import PreferenceRLConfig, train_with_preferences
+    from orlkit.train.online import OnlineConfig
+
+    rounds = max(1, steps // 1000 - 1)
+    out: dict[str, Any] = {"steps": steps, "seeds": seeds, "budgets": list(budgets), "sampling": {}}
+    for sampling in samplings:
+        out["sampling"][sampling] = {}
+        for budget in budgets:
+            scores = []
+            for seed in range(seeds):
+                res = train_with_preferences(
+                    OnlineConfig(ENV_ID, steps=steps, eval_every=0, eval_episodes=10, seed=seed),
+                    PreferenceRLConfig(sampling=sampling, budget=budget, queries_per_round=-(-budget // rounds)),
+                    teacher="oracle", sac={"hidden": (64, 64)}, progress=progress)
+                scores.append(normalized_score(ENV_ID, res["eval"][-1]["return_mean"]))
+            out["sampling"][sampling][str(budget)] = _mean_std(scores)
+    return out
+
+
+def budget_sweep_main(seeds: int = 3) -> int:
+    """``python -c "from orlkit.demos.preferences import budget_sweep_main; budget_sweep_main()"``: JSON to stdout."""
+    print(json.dumps(run_budget_sweep(seeds)))
+    return 0
+
+
 def run_offline(seeds: int, steps: int, n_queries: int, progress: bool) -> dict[str, Any]:
     from orlkit.data.registry import make_dataset
     from orlkit.rewards.preference import PreferenceConfig
