@@ -39,6 +39,7 @@ def _register_builtins() -> None:
     from orlkit.envs.gridworld import make_gridworld_dataset
     from orlkit.envs.notifications import PRODUCTION_DAILY_CAP, logging_policy
     from orlkit.envs.pointmaze import make_pointmaze_dataset
+    from orlkit.envs.pusher import make_demos
 
     for prefix, env_id in (("cartpole", "CartPole-v1"), ("acrobot", "Acrobot-v1"), ("pendulum", "Pendulum-v1")):
         for quality in QUALITIES:
@@ -57,6 +58,11 @@ def _register_builtins() -> None:
         "point maze (tree maze with junctions and dead ends), noisy PD hops between neighbouring cells "
         "only: no episode goes from start to goal, 100k transitions",
         lambda seed: make_pointmaze_dataset(n_transitions=100_000, seed=seed), version=2))
+    register(DatasetMaker(
+        "pusher-demos", "orlkit/Pusher-v0",
+        "2D pusher: 50 scripted demonstrations (action noise 0.1) that push the block around the wall into "
+        "the goal; their final states are the goal classifier's success examples; 5k transitions",
+        lambda seed: make_demos(50, seed=seed)))
     register(DatasetMaker(
         "notifications-logs", "orlkit/Notifications-v0",
         "notification send/drop decisions of 2,000 user-weeks under the pCTR-threshold logging policy "
