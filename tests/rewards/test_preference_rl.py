@@ -98,3 +98,25 @@ def test_offline_reward_learning_recovers_the_reward_and_relabel_keeps_the_truth
     assert abs(out.rewards.mean()) < 1e-4 and 0.5 < out.rewards.std() <= 1.0 + 1e-4  # their mean: std ≤ 1
     np.testing.assert_array_equal(out.extras["true_rewards"], rewards)
     np.testing.assert_array_equal(out.obs, ds.obs)
+
+
+def test_relabelling_twice_keeps_the_original_rewards():
+    class Const:
+        def __init__(self, c):
+            self.c = c
+
+        def reward(self, obs, actions, next_obs):
+            return torch.full((len(obs),), self.c)
+
+    n = 20
+    ds = TransitionDataset(np.zeros((n, 2)), np.zeros((n, 1)), np.arange(n, dtype=np.float32), np.zeros((n, 2)),
+                           np.zeros(n, bool), np.arange(n) % 10 == 9)
+    twice = relabel_dataset(relabel_dataset(ds, Const(1.0)), Const(2.0))
+    np.testing.assert_array_equal(twice.rewards, 2.0)
+    np.testing.assert_array_equal(twice.extras["true_rewards"], np.arange(n))
+
+
+def test_disagreement_needs_two_members():
+    with pytest.raises(OrlkitError, match="at least 2 members"):
+        PreferenceRLConfig(sampling="disagreement", reward=PreferenceConfig(ensemble_size=1))
+    PreferenceRLConfig(sampling="uniform", reward=PreferenceConfig(ensemble_size=1))

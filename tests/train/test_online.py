@@ -53,9 +53,10 @@ def test_buffer_state_round_trips():
     a, b = ReplayBuffer(3, 1, capacity=8, seed=3), ReplayBuffer(3, 1, capacity=8, seed=99)
     _fill(a, 11)
     b.load_state_dict(a.state_dict())
-    for name in ReplayBuffer._COLUMNS:
-        np.testing.assert_array_equal(a.view(name), b.view(name))
-    assert torch.equal(a.sample(16).obs, b.sample(16).obs)
+    da, db = a.to_dataset(), b.to_dataset()  # the same transitions in the same time order
+    for name in ("obs", "actions", "rewards", "next_obs", "terminals", "timeouts"):
+        np.testing.assert_array_equal(getattr(da, name), getattr(db, name))
+    assert torch.equal(a.generator.get_state(), b.generator.get_state())
 
 
 def test_learned_reward_fills_the_buffer_and_true_return_is_logged():
@@ -114,3 +115,23 @@ def test_sac_learns_pendulum_online():
                            progress=False)
         finals.append(res["eval"][-1]["return_mean"])
     assert np.mean(finals) > -600 and min(finals) > -1000, finals
+
+
+def test_buffer_restores_into_a_different_capacity_in_time_order():
+    full = ReplayBuffer(3, 1, capacity=4)
+    _fill(full, 6)  # a wrapped ring: rows 2, 3, 4, 5 stored as [4, 5, 2, 3]
+    bigger = ReplayBuffer(3, 1, capacity=8)
+    bigger.load_state_dict(full.state_dict())
+    np.testing.assert_array_equal(bigger.view("obs")[:, 0], [2, 3, 4, 5])
+    _fill(bigger, 1, start=6)  # the next row goes after the restored ones, not over the oldest
+    np.testing.assert_array_equal(bigger.view("obs")[:, 0], [2, 3, 4, 5, 6])
+    with pytest.raises(OrlkitError, match="more than this run's capacity"):
+        ReplayBuffer(3, 1, capacity=3).load_state_dict(full.state_dict())
+
+
+def test_resume_with_a_learned_reward_is_refused(tmp_path):
+    run = OnlineConfig("Pendulum-v1", steps=100, start_steps=50, update_after=50, eval_every=100, eval_episodes=1)
+    train_online(_sac(), run, tmp_path / "a", progress=False)
+    with pytest.raises(OrlkitError, match="learned reward is not supported"):
+        train_online(_sac(), OnlineConfig(**{**run.__dict__, "steps": 200}), tmp_path / "a", resume=True,
+                     callback=lambda step, buf: None, progress=False)

@@ -58,6 +58,7 @@ def train_with_classifier(run: OnlineConfig, positives: np.ndarray, negatives: n
     clf.train_frozen(positives, negatives, frozen_steps)
     epoch = run.callback_every
     last = {"pos": 0 if demos is None else demos.n_transitions, "epochs": 0}
+    _check_no_wrap(run, last["pos"])
 
     def callback(step: int, buffer: ReplayBuffer) -> dict[str, float] | None:
         if mode == "frozen":
@@ -90,15 +91,17 @@ def train_adversarial(run: OnlineConfig, demos: TransitionDataset, kind: str = "
     disc = make_discriminator(obs_dim, action_dim, config or AdversarialConfig(kind=kind, seed=run.seed))
     algo = _sac(run, obs_dim, action_dim, sac)
     expert = demos.sampler(batch_size, seed=run.seed)
+    n_demos = demos.n_transitions if demos_in_buffer else 0
+    _check_no_wrap(run, n_demos)
     rng = np.random.default_rng(run.seed)
     epoch = run.callback_every
 
     def logp(obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
-            return algo.actor.log_prob(obs, actions.clamp(-0.999, 0.999))
+            return algo.actor.log_prob(obs, actions)  # the policy clamps |a| ≤ 1 − 1e-6 itself
 
     def callback(step: int, buffer: ReplayBuffer) -> dict[str, float] | None:
-        lo = max(0, buffer.size - 10 * epoch)  # the policy's last 10 epochs
+        lo = max(n_demos, buffer.size - 10 * epoch)  # the policy's last 10 epochs, never the demos
         metrics = []
         for _ in range(disc_steps):
             idx = rng.integers(lo, buffer.size, batch_size)
@@ -114,6 +117,13 @@ def train_adversarial(run: OnlineConfig, demos: TransitionDataset, kind: str = "
     result = train_online(algo, run, reward_model=disc, callback=callback,
                           initial_data=demos if demos_in_buffer else None, progress=progress)
     return {**result, "discriminator": disc, "algo": algo}
+
+
+def _check_no_wrap(run: OnlineConfig, n_initial: int) -> None:
+    """The epoch windows below index the buffer in insertion order: the ring must never wrap."""
+    if run.buffer_size < run.steps + n_initial:
+        raise OrlkitError(f"buffer_size {run.buffer_size} < steps + demonstrations ({run.steps + n_initial}): "
+                          "reward learning from the replay buffer needs every transition kept")
 
 
 def run_action_dim(run: OnlineConfig) -> int:

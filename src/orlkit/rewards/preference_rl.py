@@ -61,6 +61,8 @@ class PreferenceRLConfig:
             self.reward = PreferenceConfig(**self.reward)
         if self.sampling not in SAMPLING:
             raise OrlkitError(f"unknown query sampling {self.sampling!r}; choose one of {', '.join(SAMPLING)}")
+        if self.sampling == "disagreement" and self.reward.ensemble_size < 2:
+            raise OrlkitError("disagreement sampling needs a reward ensemble of at least 2 members")
         for name in ("budget", "queries_per_round", "query_every", "segment_length", "candidate_factor",
                      "reward_epochs"):
             if getattr(self, name) < 1:
@@ -203,10 +205,11 @@ def learn_reward_offline(dataset: TransitionDataset, n_queries: int = 500, teach
 
 
 def relabel_dataset(dataset: TransitionDataset, model: RewardModel) -> TransitionDataset:
-    """``dataset`` with its ``rewards`` column replaced by ``model``'s (the true rewards kept as the extra
-    ``true_rewards``)."""
+    """``dataset`` with its ``rewards`` column replaced by ``model``'s; the original rewards are kept as the
+    extra ``true_rewards`` (an existing ``true_rewards`` extra is kept as it is)."""
     actions = dataset.actions
     if dataset.discrete:
         actions = np.eye(dataset.n_actions, dtype=np.float32)[actions]
     rewards = relabel_rewards(model, dataset.obs, actions, dataset.next_obs)
-    return dataset.replace(rewards=rewards, extras={**dataset.extras, "true_rewards": dataset.rewards})
+    true = dataset.extras.get("true_rewards", dataset.rewards)  # relabelling twice keeps the original rewards
+    return dataset.replace(rewards=rewards, extras={**dataset.extras, "true_rewards": true})

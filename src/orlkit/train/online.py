@@ -135,14 +135,20 @@ class ReplayBuffer:
     def state_dict(self) -> dict[str, np.ndarray]:
         n = self.size
         out = {name: getattr(self, name)[:n] for name in self._COLUMNS}
-        out["meta"] = np.array([self.size, self.pos], dtype=np.int64)
+        out["meta"] = np.array([self.size, self.pos, self.capacity], dtype=np.int64)
         out["generator"] = self.generator.get_state().numpy()
         return out
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        self.size, self.pos = (int(v) for v in state["meta"])
+        """Restore a saved buffer, in time order, into this buffer (whose capacity may differ)."""
+        size, pos, capacity = (int(v) for v in state["meta"])
+        if size > self.capacity:
+            raise OrlkitError(f"the saved replay buffer holds {size} transitions, more than this run's capacity "
+                              f"{self.capacity}; resume with at least as many --steps as before")
+        order = np.arange(size) if size < capacity else (np.arange(size) + pos) % size  # oldest first
         for name in self._COLUMNS:
-            getattr(self, name)[: self.size] = state[name]
+            getattr(self, name)[:size] = state[name][order]
+        self.size, self.pos = size, size % self.capacity
         self.generator.set_state(torch.from_numpy(np.array(state["generator"], dtype=np.uint8)))
 
 
@@ -184,6 +190,9 @@ def train_online(algo: Algorithm, run: OnlineConfig, out_dir: str | Path | None 
     history: dict[str, list[dict[str, Any]]] = {"train": [], "eval": [], "callbacks": []}
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
+        if resume and (reward_model is not None or callback is not None):
+            raise OrlkitError("resuming a run with a learned reward is not supported: the reward model and its "
+                              "labels are not checkpointed")
         if resume:
             ckpt = latest_checkpoint(out / "checkpoints")
             if ckpt is None:
