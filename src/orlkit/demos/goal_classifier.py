@@ -145,7 +145,8 @@ def plot(results: dict[str, Any], path: str) -> None:
         if curves:
             steps = [p["step"] for p in curves[0]]
             ax[1].plot(steps, np.mean([[p["success_rate"] for p in c] for c in curves], 0), label=name)
-    ax[1].set(xlabel="environment steps", ylabel="true success rate", title="during training", ylim=(0, 1))
+    ax[1].set(xlabel="environment steps", ylabel="success at any step of an episode", title="during training",
+              ylim=(0, 1))
     ax[1].legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
