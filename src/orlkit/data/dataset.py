@@ -185,6 +185,12 @@ class TransitionDataset:
         """Number of actions (discrete) or the action vector's length (continuous)."""
         return self.n_actions if self.discrete else int(self.actions.shape[1])
 
+    def action_vectors(self) -> np.ndarray:
+        """Actions as float vectors (N, action_dim): discrete actions one-hot, continuous ones as they are."""
+        if self.discrete:
+            return np.eye(self.n_actions, dtype=np.float32)[self.actions]
+        return self.actions
+
     def columns(self) -> dict[str, np.ndarray]:
         return {name: getattr(self, name) for name in FIELDS}
 

@@ -399,9 +399,7 @@ def sample_segments(dataset: TransitionDataset, n: int, length: int, rng: np.ran
     cum = np.cumsum(windows)
     episodes = np.searchsorted(cum, picks, side="right")
     offsets = picks - (cum[episodes] - windows[episodes])
-    actions = dataset.actions
-    if dataset.discrete:
-        actions = np.eye(dataset.n_actions, dtype=np.float32)[actions]  # (N, n_actions) one-hot
+    actions = dataset.action_vectors()  # (N, action_dim), discrete actions one-hot
     out = []
     for ep, off in zip(episodes.tolist(), offsets.tolist(), strict=True):
         rows = slice(starts[ep] + off, starts[ep] + off + length)

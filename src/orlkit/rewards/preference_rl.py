@@ -194,9 +194,7 @@ def learn_reward_offline(dataset: TransitionDataset, n_queries: int = 500, teach
         teacher = ScriptedTeacher.from_preset(teacher, seed=seed + 7)
     data = PreferenceData(sample_segments(dataset, 2 * n_queries, segment_length, rng), source=dataset.source)
     teacher.label_into(data, [(2 * i, 2 * i + 1) for i in range(n_queries)])
-    actions = dataset.actions
-    if dataset.discrete:
-        actions = np.eye(dataset.n_actions, dtype=np.float32)[actions]
+    actions = dataset.action_vectors()
     model = PreferenceRewardModel(dataset.obs_shape[0], actions.shape[1],
                                   PreferenceConfig(**{**(config or PreferenceConfig()).__dict__, "seed": seed}))
     model.fit(data, epochs=epochs, normalize=False)
@@ -207,9 +205,6 @@ def learn_reward_offline(dataset: TransitionDataset, n_queries: int = 500, teach
 def relabel_dataset(dataset: TransitionDataset, model: RewardModel) -> TransitionDataset:
     """``dataset`` with its ``rewards`` column replaced by ``model``'s; the original rewards are kept as the
     extra ``true_rewards`` (an existing ``true_rewards`` extra is kept as it is)."""
-    actions = dataset.actions
-    if dataset.discrete:
-        actions = np.eye(dataset.n_actions, dtype=np.float32)[actions]
-    rewards = relabel_rewards(model, dataset.obs, actions, dataset.next_obs)
+    rewards = relabel_rewards(model, dataset.obs, dataset.action_vectors(), dataset.next_obs)
     true = dataset.extras.get("true_rewards", dataset.rewards)  # relabelling twice keeps the original rewards
     return dataset.replace(rewards=rewards, extras={**dataset.extras, "true_rewards": true})
