@@ -87,9 +87,7 @@ ONLINE_ALGOS = ("sac",)
 
 def cmd_online(args: argparse.Namespace) -> int:
     from orlkit.algos import make_algorithm
-    from orlkit.algos.base import DataSpec
-    from orlkit.envs.make import make_env
-    from orlkit.train.online import OnlineConfig, train_online
+    from orlkit.train.online import OnlineConfig, continuous_spec, train_online
 
     if args.algo not in ONLINE_ALGOS:
         raise OrlkitError(f"online training supports {', '.join(ONLINE_ALGOS)}, not '{args.algo}'")
@@ -97,13 +95,7 @@ def cmd_online(args: argparse.Namespace) -> int:
     run = OnlineConfig(env_id=args.env, steps=args.steps, seed=args.seed, start_steps=args.start_steps,
                        update_after=args.start_steps, eval_every=args.eval_every, eval_episodes=args.eval_episodes,
                        snapshot_every=args.snapshot_every)
-    env = make_env(args.env)
-    space, obs_space = env.action_space, env.observation_space
-    env.close()
-    if space.shape is None or len(space.shape) != 1 or not hasattr(space, "low"):
-        raise OrlkitError(f"{args.env}: online {args.algo} needs a continuous (Box) action space, got {space}")
-    if obs_space.shape is None or len(obs_space.shape) != 1:
-        raise OrlkitError(f"{args.env}: orlkit's MLP algorithms need flat observations, got {obs_space}")
+    spec = continuous_spec(args.env)
     from orlkit.algos import config_from_dict
 
     config = parse_overrides(args.algo, args.set or [])
@@ -113,8 +105,7 @@ def cmd_online(args: argparse.Namespace) -> int:
         saved = json.loads((Path(out) / "config.json").read_text())
         config = saved["algo_config"]
         run = OnlineConfig(**{**{k: saved[k] for k in dataclasses.asdict(run)}, "steps": args.steps})
-    algo = make_algorithm(args.algo, DataSpec(obs_space.shape[0], None, space.shape[0]),
-                          config_from_dict(args.algo, config), seed=run.seed)
+    algo = make_algorithm(args.algo, spec, config_from_dict(args.algo, config), seed=run.seed)
     summary = train_online(algo, run, out, resume=args.resume, progress=not args.quiet)
     ev = summary["final_eval"] or {}
     rows = [["env steps", summary["steps"]], ["wall time (s)", round(summary["wall_time_s"], 1)]]

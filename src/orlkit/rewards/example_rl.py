@@ -25,18 +25,17 @@ import numpy as np
 import torch
 
 from orlkit.algos import config_from_dict, make_algorithm
-from orlkit.algos.base import DataSpec
-from orlkit.data.dataset import Batch, TransitionDataset
+from orlkit.data.dataset import TransitionDataset
 from orlkit.errors import OrlkitError
 from orlkit.rewards.adversarial import AdversarialConfig, make_discriminator
 from orlkit.rewards.goal_classifier import GoalClassifier, GoalClassifierConfig
-from orlkit.train.online import OnlineConfig, ReplayBuffer, train_online
+from orlkit.train.online import OnlineConfig, ReplayBuffer, continuous_spec, train_online
 
 MODES = ("frozen", "vice", "raq", "gail", "airl")
 
 
-def _sac(run: OnlineConfig, obs_dim: int, action_dim: int, sac: dict[str, Any] | None):
-    return make_algorithm("sac", DataSpec(obs_dim, None, action_dim), config_from_dict("sac", sac or {}),
+def _sac(run: OnlineConfig, sac: dict[str, Any] | None):
+    return make_algorithm("sac", continuous_spec(run.env_id, run.env_kwargs), config_from_dict("sac", sac or {}),
                           seed=run.seed)
 
 
@@ -75,7 +74,7 @@ def train_with_classifier(run: OnlineConfig, positives: np.ndarray, negatives: n
         return {k: v for k, v in info.items() if k in ("stats/p_pos", "stats/p_neg", "stats/accuracy",
                                                        "query_label", "queries")}
 
-    algo = _sac(run, obs_dim, run_action_dim(run), sac)
+    algo = _sac(run, sac)
     result = train_online(algo, run, reward_model=clf, callback=callback, initial_data=demos, progress=progress)
     return {**result, "classifier": clf, "algo": algo}
 
@@ -89,7 +88,7 @@ def train_adversarial(run: OnlineConfig, demos: TransitionDataset, kind: str = "
         raise OrlkitError(f"unknown adversarial kind {kind!r}; choose gail or airl")
     obs_dim, action_dim = demos.obs_shape[0], demos.action_dim
     disc = make_discriminator(obs_dim, action_dim, config or AdversarialConfig(kind=kind, seed=run.seed))
-    algo = _sac(run, obs_dim, action_dim, sac)
+    algo = _sac(run, sac)
     expert = demos.sampler(batch_size, seed=run.seed)
     n_demos = demos.n_transitions if demos_in_buffer else 0
     _check_no_wrap(run, n_demos)
@@ -105,12 +104,7 @@ def train_adversarial(run: OnlineConfig, demos: TransitionDataset, kind: str = "
         metrics = []
         for _ in range(disc_steps):
             idx = rng.integers(lo, buffer.size, batch_size)
-            policy = Batch(obs=torch.from_numpy(buffer.obs[idx]), actions=torch.from_numpy(buffer.actions[idx]),
-                           rewards=torch.from_numpy(buffer.rewards[idx]),
-                           next_obs=torch.from_numpy(buffer.next_obs[idx]),
-                           terminals=torch.from_numpy(buffer.terminals[idx]),
-                           timeouts=torch.from_numpy(buffer.timeouts[idx]))
-            metrics.append(disc.update(expert.sample(), policy, policy_logp_fn=logp))
+            metrics.append(disc.update(expert.sample(), buffer.rows(idx), policy_logp_fn=logp))
         buffer.relabel(disc)
         return {k: float(np.mean([m[k] for m in metrics])) for k in metrics[0] if k.startswith(("loss", "stats"))}
 
@@ -124,12 +118,3 @@ def _check_no_wrap(run: OnlineConfig, n_initial: int) -> None:
     if run.buffer_size < run.steps + n_initial:
         raise OrlkitError(f"buffer_size {run.buffer_size} < steps + demonstrations ({run.steps + n_initial}): "
                           "reward learning from the replay buffer needs every transition kept")
-
-
-def run_action_dim(run: OnlineConfig) -> int:
-    from orlkit.envs.make import make_env
-
-    env = make_env(run.env_id, run.env_kwargs)
-    dim = env.action_space.shape[0]
-    env.close()
-    return dim

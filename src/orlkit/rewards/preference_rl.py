@@ -29,7 +29,6 @@ import numpy as np
 import torch
 
 from orlkit.algos import config_from_dict, make_algorithm
-from orlkit.algos.base import DataSpec
 from orlkit.data.dataset import TransitionDataset
 from orlkit.data.preferences import PreferenceData, Segment, sample_segments
 from orlkit.errors import OrlkitError
@@ -37,7 +36,7 @@ from orlkit.rewards.base import RewardModel, relabel_rewards
 from orlkit.rewards.preference import PreferenceConfig, PreferenceRewardModel
 from orlkit.rewards.queries import select_disagreement, select_entropy, select_uniform
 from orlkit.rewards.teachers import ScriptedTeacher
-from orlkit.train.online import OnlineConfig, ReplayBuffer, train_online
+from orlkit.train.online import OnlineConfig, ReplayBuffer, continuous_spec, train_online
 
 SAMPLING = ("uniform", "disagreement", "entropy")
 
@@ -162,13 +161,9 @@ def train_with_preferences(run: OnlineConfig, config: PreferenceRLConfig | None 
     Returns the online loop's result (``train``/``eval``/``callbacks`` rows, ``buffer``) plus ``model``
     and ``preferences`` (the labelled :class:`PreferenceData`).
     """
-    from orlkit.envs.make import make_env
-
-    env = make_env(run.env_id, run.env_kwargs)
-    obs_dim, action_dim = env.observation_space.shape[0], env.action_space.shape[0]
-    env.close()
-    algo = make_algorithm("sac", DataSpec(obs_dim, None, action_dim), config_from_dict("sac", sac or {}),
-                          seed=run.seed)
+    spec = continuous_spec(run.env_id, run.env_kwargs)
+    obs_dim, action_dim = spec.obs_dim, spec.action_dim
+    algo = make_algorithm("sac", spec, config_from_dict("sac", sac or {}), seed=run.seed)
     if teacher is None:
         return train_online(algo, run, out_dir, progress=progress)
     config = config or PreferenceRLConfig()

@@ -29,11 +29,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from orlkit.algos.base import Algorithm
+from orlkit.algos.base import Algorithm, DataSpec
 from orlkit.data.dataset import Batch, TransitionDataset
 from orlkit.errors import OrlkitError
 from orlkit.rewards.base import RewardModel, relabel_rewards
@@ -104,7 +105,11 @@ class ReplayBuffer:
         self.size = min(self.size + 1, self.capacity)
 
     def sample(self, batch_size: int) -> Batch:
-        idx = torch.randint(0, self.size, (batch_size,), generator=self.generator).numpy()
+        """A uniform batch from the filled rows (this buffer's own generator)."""
+        return self.rows(torch.randint(0, self.size, (batch_size,), generator=self.generator).numpy())
+
+    def rows(self, idx: np.ndarray) -> Batch:
+        """The transitions at storage rows ``idx`` as a Batch."""
         return Batch(obs=torch.from_numpy(self.obs[idx]), actions=torch.from_numpy(self.actions[idx]),
                      rewards=torch.from_numpy(self.rewards[idx]), next_obs=torch.from_numpy(self.next_obs[idx]),
                      terminals=torch.from_numpy(self.terminals[idx]), timeouts=torch.from_numpy(self.timeouts[idx]))
@@ -150,6 +155,20 @@ class ReplayBuffer:
             getattr(self, name)[:size] = state[name][order]
         self.size, self.pos = size, size % self.capacity
         self.generator.set_state(torch.from_numpy(np.array(state["generator"], dtype=np.uint8)))
+
+
+def continuous_spec(env_id: str, env_kwargs: dict[str, Any] | None = None) -> DataSpec:
+    """The DataSpec of an environment for orlkit's continuous-action MLP agents; a clear error otherwise."""
+    from orlkit.envs.make import make_env
+
+    env = make_env(env_id, env_kwargs)
+    space, obs_space = env.action_space, env.observation_space
+    env.close()
+    if not isinstance(space, gym.spaces.Box) or len(space.shape) != 1:
+        raise OrlkitError(f"{env_id}: online training needs a continuous (Box) action space, got {space}")
+    if obs_space.shape is None or len(obs_space.shape) != 1:
+        raise OrlkitError(f"{env_id}: orlkit's MLP algorithms need flat observations, got {obs_space}")
+    return DataSpec(obs_space.shape[0], None, space.shape[0])
 
 
 def _append(path: Path, row: dict[str, Any]) -> None:
