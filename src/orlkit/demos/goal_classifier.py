@@ -20,7 +20,6 @@ by their reward model), so every method sees the same 50 demonstrations.
 
 from __future__ import annotations
 
-import json
 import tempfile
 from typing import Any
 
@@ -155,8 +154,7 @@ def plot(results: dict[str, Any], path: str) -> None:
 
 def main(json_output: bool = False, seeds: int = 3, progress: bool = True, plot_path: str | None = None,
          **kwargs: Any) -> int:
+    from orlkit.demos import report
+
     results = run(seeds=seeds, progress=progress and not json_output, **kwargs)
-    if plot_path:
-        plot(results, plot_path)
-    print(json.dumps(results) if json_output else table(results))
-    return 0
+    return report(results, table, json_output, plot, plot_path)
