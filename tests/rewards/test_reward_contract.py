@@ -77,3 +77,16 @@ def test_a_file_that_is_not_a_reward_model_is_refused(tmp_path, capsys):
         load_reward_model(tmp_path / "bc")
     assert main(["relabel", "--reward", str(tmp_path / "nothing"), "--dataset", "x", "--out", "y.npz"]) == 2
     assert "checkpoint not found" in capsys.readouterr().err
+
+
+def test_relabel_refuses_data_of_another_shape(tmp_path, capsys):
+    _trained("preference").save(tmp_path / "m")
+    n = 32
+    ds = TransitionDataset(np.zeros((n, OBS + 1)), np.zeros((n, ACT)), np.zeros(n), np.zeros((n, OBS + 1)),
+                           np.zeros(n, bool), np.arange(n) % 8 == 7)
+    save_dataset(ds, tmp_path / "d.npz")
+    assert main(["relabel", "--reward", str(tmp_path / "m"), "--dataset", str(tmp_path / "d.npz"),
+                 "--out", str(tmp_path / "r.npz")]) == 2
+    assert "the reward model takes 3-dim observations, the dataset has observations of shape (4,)" in \
+        capsys.readouterr().err
+    assert not (tmp_path / "r.npz").exists()

@@ -200,6 +200,11 @@ def learn_reward_offline(dataset: TransitionDataset, n_queries: int = 500, teach
 def relabel_dataset(dataset: TransitionDataset, model: RewardModel) -> TransitionDataset:
     """``dataset`` with its ``rewards`` column replaced by ``model``'s; the original rewards are kept as the
     extra ``true_rewards`` (an existing ``true_rewards`` extra is kept as it is)."""
+    for what, need, have in (("observations", getattr(model, "obs_dim", None), dataset.obs_shape),
+                             ("actions", getattr(model, "action_dim", None), (dataset.action_dim,))):
+        if need is not None and have != (need,):
+            raise OrlkitError(f"{dataset.source or 'dataset'}: the reward model takes {need}-dim {what}, "
+                              f"the dataset has {what} of shape {have}")
     rewards = relabel_rewards(model, dataset.obs, dataset.action_vectors(), dataset.next_obs)
     true = dataset.extras.get("true_rewards", dataset.rewards)  # relabelling twice keeps the original rewards
     return dataset.replace(rewards=rewards, extras={**dataset.extras, "true_rewards": true})
