@@ -36,6 +36,8 @@ def _register_builtins() -> None:
 
     from orlkit.data.classic import QUALITIES, make_classic_dataset
     from orlkit.data.events import log_events, read_event_log
+    from orlkit.data.locomotion import ENVS, make_locomotion_dataset
+    from orlkit.data.locomotion import QUALITIES as LOCOMOTION_QUALITIES
     from orlkit.envs.gridworld import make_gridworld_dataset
     from orlkit.envs.notifications import PRODUCTION_DAILY_CAP, logging_policy
     from orlkit.envs.pointmaze import make_pointmaze_dataset
@@ -69,6 +71,15 @@ def _register_builtins() -> None:
         "(ε = 0.05, frequency cap 4 per 24 h), ~112k transitions with propensities and user ids in extras",
         lambda seed: read_event_log(log_events(2000, seed, policy=partial(logging_policy,
                                                                           daily_cap=PRODUCTION_DAILY_CAP)))))
+
+
+    for env_key, env_id in ENVS.items():
+        for quality in LOCOMOTION_QUALITIES:
+            size = {"medium-expert": "2M", "medium-replay": "as many as the run took"}.get(quality, "1M")
+            register(DatasetMaker(
+                f"{env_key}-{quality}", env_id,
+                f"{env_id}, D4RL-style {quality} from orlkit's SAC behavior policies, {size} transitions",
+                lambda seed, env_key=env_key, quality=quality: make_locomotion_dataset(env_key, quality, seed)))
 
 
 def dataset_names() -> list[str]:

@@ -19,6 +19,11 @@ REFERENCE_RETURNS: dict[str, tuple[float, float]] = {
     "Acrobot-v1": (-497.5, -82.0),
     # Pendulum: uniform random actions and the scripted swing-up + PD expert (data/classic.py), 20 episodes each.
     "Pendulum-v1": (-1220.3, -137.4),
+    # D4RL's reference returns (random, expert) for the MuJoCo locomotion tasks, used for every version of
+    # the env so scores read like the papers' (D4RL measured them on the -v2 envs; v5 has the same dynamics).
+    **{f"{name}-v{v}": ref for name, ref in (("Hopper", (-20.272305, 3234.3)),
+                                            ("HalfCheetah", (-280.178953, 12135.0)),
+                                            ("Walker2d", (1.629008, 4592.3))) for v in (2, 3, 4, 5)},
 }
 
 

@@ -1,0 +1,198 @@
+"""D4RL-style locomotion datasets (Hopper, HalfCheetah, Walker2d; Gymnasium MuJoCo v5), made locally.
+
+D4RL (Fu et al. 2020) rolled out SAC policies; its files are downloads. orlkit ships only the small
+policy weights of its own SAC runs (``data/behavior/ENV.safetensors``, float16, about 1 MB per
+environment; how they were trained and their returns: ``data/behavior/ENV.json`` and
+``docs/datasets/locomotion.md``) and rolls the datasets out on demand, deterministically from a seed:
+
+- ``random``: uniform random actions in [-1, 1]. (D4RL used a randomly initialised policy.)
+- ``medium``: the medium policy, actions sampled from its tanh-Gaussian.
+- ``expert``: the expert policy, actions sampled. orlkit's "expert" is the best policy its CPU SAC
+  run reached, which can be below D4RL's expert; its return is recorded next to the weights.
+- ``medium-replay``: the analogue of D4RL's replay buffer up to medium performance: uniform random
+  actions for the run's first ``start_steps``, then equal shares from each saved snapshot of the
+  run in order, up to the medium policy; as many transitions as the run took to reach medium.
+- ``medium-expert``: ``medium`` followed by ``expert`` (twice the rows, as in D4RL).
+
+Every quality except ``medium-replay`` has 1,000,000 transitions by default. Episodes are whole
+(the last one cut with ``timeouts = True``); a terminal is only a real fall, never the 1000-step limit.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from orlkit.data.dataset import TransitionDataset
+from orlkit.errors import OrlkitError
+
+ENVS: dict[str, str] = {"hopper": "Hopper-v5", "halfcheetah": "HalfCheetah-v5", "walker2d": "Walker2d-v5"}
+QUALITIES: tuple[str, ...] = ("random", "medium", "expert", "medium-replay", "medium-expert")
+BEHAVIOR_DIR = Path(__file__).parent / "behavior"
+DEFAULT_SIZE = 1_000_000
+
+Policy = Callable[[np.ndarray, torch.Generator], np.ndarray]  # (n_envs, obs) → (n_envs, act) in [-1, 1]
+
+
+def behavior_info(env_key: str) -> dict[str, Any]:
+    """The JSON next to ``env_key``'s shipped weights (training command, steps, returns)."""
+    path = BEHAVIOR_DIR / f"{env_key}.json"
+    if not path.exists():
+        raise OrlkitError(f"no behavior policies shipped for '{env_key}' ({path} is missing)")
+    return json.loads(path.read_text())
+
+
+def load_behavior_policy(env_key: str, name: str) -> torch.nn.Module:
+    """The shipped policy ``name`` (``medium``, ``expert`` or ``replay_K``) as a float32 TanhGaussianPolicy."""
+    from safetensors.torch import load_file
+
+    from orlkit.nets.policies import TanhGaussianPolicy
+
+    info = behavior_info(env_key)
+    if name not in info["policies"]:
+        raise OrlkitError(f"'{env_key}' has no behavior policy '{name}'; shipped: {', '.join(info['policies'])}")
+    tensors = load_file(str(BEHAVIOR_DIR / f"{env_key}.safetensors"))
+    prefix = f"{name}."
+    state = {k[len(prefix):]: v.float() for k, v in tensors.items() if k.startswith(prefix)}
+    policy = TanhGaussianPolicy(info["obs_dim"], info["action_dim"], tuple(info["hidden"]))
+    policy.load_state_dict(state)
+    return policy.eval().requires_grad_(False)
+
+
+def sampling_policy(policy: torch.nn.Module) -> Policy:
+    def act(obs: np.ndarray, generator: torch.Generator) -> np.ndarray:
+        with torch.no_grad():
+            a, _ = policy.sample(torch.as_tensor(obs, dtype=torch.float32), generator)
+        return a.numpy()
+    return act
+
+
+def uniform_policy(action_dim: int) -> Policy:
+    def act(obs: np.ndarray, generator: torch.Generator) -> np.ndarray:
+        return (torch.rand(obs.shape[0], action_dim, generator=generator) * 2 - 1).numpy()
+    return act
+
+
+def rollout(env_id: str, stages: list[tuple[Policy, int]], seed: int, n_envs: int = 8,
+            meta: dict[str, Any] | None = None) -> TransitionDataset:
+    """Roll out each ``(policy, n)`` stage for ``n`` transitions, in order, on ``n_envs`` copies of the env.
+
+    The copies step in lockstep so the policy runs once per step on a batch. A stage keeps whole
+    episodes in the order they finish; the last is cut to fit and marked as a timeout, and episodes
+    still running when a stage is full are dropped (the next stage resets every copy).
+    Deterministic: the same ``seed`` gives identical arrays.
+    """
+    from orlkit.envs.make import make_env
+
+    rng = np.random.default_rng(seed)
+    generator = torch.Generator().manual_seed(int(rng.integers(2**31)))
+    envs = [make_env(env_id) for _ in range(n_envs)]
+    columns: dict[str, list[np.ndarray]] = {k: [] for k in ("obs", "actions", "rewards", "next_obs", "terminals",
+                                                             "timeouts")}
+    for policy, n in stages:
+        kept = 0
+        obs = np.stack([env.reset(seed=int(rng.integers(2**31)))[0] for env in envs])
+        episodes: list[dict[str, list]] = [{k: [] for k in columns} for _ in envs]
+        while kept < n:
+            actions = policy(obs.astype(np.float32), generator).astype(np.float32)
+            for i, env in enumerate(envs):
+                nxt, r, terminated, truncated, _ = env.step(actions[i])
+                ep = episodes[i]
+                for key, value in (("obs", obs[i].copy()), ("actions", actions[i]), ("rewards", r), ("next_obs", nxt),
+                                   ("terminals", terminated), ("timeouts", truncated)):
+                    ep[key].append(value)
+                if terminated or truncated or kept + len(ep["obs"]) >= n:
+                    take = min(len(ep["obs"]), n - kept)
+                    if take > 0:
+                        for key in columns:
+                            columns[key].append(np.asarray(ep[key][:take]))
+                        if take < len(ep["obs"]) or not (terminated or truncated):
+                            columns["terminals"][-1][-1] = False
+                            columns["timeouts"][-1][-1] = True
+                        kept += take
+                    episodes[i] = {k: [] for k in columns}
+                    nxt = env.reset(seed=int(rng.integers(2**31)))[0]
+                obs[i] = nxt
+                if kept >= n:
+                    break
+    for env in envs:
+        env.close()
+    cat = {k: np.concatenate(v) for k, v in columns.items()}
+    return TransitionDataset(cat["obs"].astype(np.float32), cat["actions"], cat["rewards"].astype(np.float32),
+                             cat["next_obs"].astype(np.float32), cat["terminals"].astype(bool),
+                             cat["timeouts"].astype(bool), meta={"env_id": env_id, "seed": seed, **(meta or {})})
+
+
+def make_locomotion_dataset(env_key: str, quality: str, seed: int = 0, n_transitions: int | None = None,
+                            n_envs: int = 8) -> TransitionDataset:
+    """``ENV-QUALITY`` (e.g. ``hopper-medium``): see the module docstring. ``n_transitions`` overrides
+    the size (for ``medium-expert``, the size of each half)."""
+    if env_key not in ENVS:
+        raise OrlkitError(f"unknown locomotion env '{env_key}'; choose one of {', '.join(ENVS)}")
+    if quality not in QUALITIES:
+        raise OrlkitError(f"unknown dataset quality '{quality}'; choose one of {', '.join(QUALITIES)}")
+    env_id = ENVS[env_key]
+    info = behavior_info(env_key)
+    size = n_transitions or DEFAULT_SIZE
+    meta = {"behavior": f"orlkit SAC behavior policies, quality {quality}", "quality": quality}
+    if quality == "random":
+        return rollout(env_id, [(uniform_policy(info["action_dim"]), size)], seed, n_envs, meta)
+    if quality in ("medium", "expert"):
+        policy = sampling_policy(load_behavior_policy(env_key, quality))
+        return rollout(env_id, [(policy, size)], seed, n_envs, meta)
+    if quality == "medium-expert":
+        halves = [make_locomotion_dataset(env_key, q, seed + i, n_transitions, n_envs)
+                  for i, q in enumerate(("medium", "expert"))]
+        return TransitionDataset.concatenate(halves, meta={"env_id": env_id, "seed": seed, **meta})
+    # medium-replay: the run's random start, then its snapshots in order up to medium
+    replay = info["replay"]
+    total = n_transitions or replay["steps"]
+    names = replay["policies"]
+    first = max(1, round(total * replay["start_steps"] / replay["steps"]))
+    share = (total - first) // len(names)
+    stages = [(uniform_policy(info["action_dim"]), first)]
+    stages += [(sampling_policy(load_behavior_policy(env_key, name)), share) for name in names[:-1]]
+    stages.append((sampling_policy(load_behavior_policy(env_key, names[-1])), total - first - share * (len(names) - 1)))
+    return rollout(env_id, stages, seed, n_envs, meta)
+
+
+def export_behavior(run_dir: str | Path, env_key: str, medium_step: int, expert_step: int,
+                    replay_steps: list[int], returns: dict[str, float], extra: dict[str, Any] | None = None,
+                    out_dir: str | Path = BEHAVIOR_DIR) -> Path:
+    """Write the actor weights of an ``orlkit online sac`` run's snapshots as ``ENV.safetensors`` (float16)
+    plus ``ENV.json``. Maintainers run this once after training (docs/datasets/locomotion.md)."""
+    from safetensors.torch import save_file
+
+    from orlkit.train.checkpoint import read_checkpoint
+    from orlkit.train.io import atomic_write, write_json
+
+    run_dir, out_dir = Path(run_dir), Path(out_dir)
+    config = json.loads((run_dir / "config.json").read_text())
+    wanted = {"medium": medium_step, "expert": expert_step,
+              **{f"replay_{i:02d}": s for i, s in enumerate(replay_steps)}}
+    tensors: dict[str, torch.Tensor] = {}
+    spec = None
+    for name, step in wanted.items():
+        state, meta = read_checkpoint(run_dir / "snapshots" / f"step_{step:08d}")
+        spec = meta["spec"]
+        prefix = "modules.actor."
+        for key, value in state.items():
+            if key.startswith(prefix):
+                tensors[f"{name}.{key[len(prefix):]}"] = value.to(torch.float16).contiguous()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write(out_dir / f"{env_key}.safetensors", lambda tmp: save_file(tensors, tmp))
+    info = {
+        "env_id": ENVS[env_key], "obs_dim": spec["obs_dim"], "action_dim": spec["action_dim"],
+        "hidden": list(config["algo_config"]["hidden"]),
+        "policies": list(wanted), "steps": wanted, "returns": returns,
+        "replay": {"policies": [f"replay_{i:02d}" for i in range(len(replay_steps))] + ["medium"],
+                   "steps": medium_step, "start_steps": int(config["start_steps"])},
+        **(extra or {}),
+    }
+    write_json(out_dir / f"{env_key}.json", info)
+    return out_dir / f"{env_key}.safetensors"

@@ -1,0 +1,115 @@
+"""D4RL-style locomotion datasets: export of behavior weights, every quality's layout, determinism."""
+
+import json
+
+import numpy as np
+import pytest
+
+import orlkit.data.locomotion as loco
+from orlkit.algos.sac import SAC, SACConfig
+from orlkit.data.registry import DATASETS, dataset_names
+from orlkit.envs.make import normalized_score
+from orlkit.errors import OrlkitError
+from orlkit.train.online import OnlineConfig, continuous_spec, train_online
+
+
+@pytest.fixture(scope="module")
+def tiny_behavior(tmp_path_factory):
+    """A 300-step Hopper SAC run (32×32 nets) with snapshots every 100 steps, exported like the real ones."""
+    root = tmp_path_factory.mktemp("behavior")
+    run = OnlineConfig("Hopper-v5", steps=300, start_steps=100, update_after=100, eval_every=0, eval_episodes=1,
+                       snapshot_every=100)
+    algo = SAC(SACConfig(hidden=(32, 32), batch_size=32), continuous_spec("Hopper-v5"), seed=0)
+    train_online(algo, run, root / "run", progress=False)
+    loco.export_behavior(root / "run", "hopper", medium_step=200, expert_step=300, replay_steps=[100],
+                         returns={"medium": 1.0, "expert": 2.0}, out_dir=root / "out")
+    return root / "out"
+
+
+@pytest.fixture
+def shipped(tiny_behavior, monkeypatch):
+    monkeypatch.setattr(loco, "BEHAVIOR_DIR", tiny_behavior)
+    return tiny_behavior
+
+
+def _check_layout(ds, n):
+    assert len(ds) == n
+    assert ds.obs.dtype == np.float32 and ds.actions.shape == (n, 3)
+    assert np.all(np.abs(ds.actions) <= 1.0)
+    assert not np.any(ds.terminals & ds.timeouts)
+    assert ds.terminals[-1] or ds.timeouts[-1]
+    # rows of one episode are contiguous: each next_obs is the following row's obs
+    ends = ds.terminals | ds.timeouts
+    inner = np.flatnonzero(~ends[:-1])
+    np.testing.assert_array_equal(ds.next_obs[inner], ds.obs[inner + 1])
+
+
+def test_export_writes_float16_actors_and_metadata(shipped):
+    info = json.loads((shipped / "hopper.json").read_text())
+    assert info["policies"] == ["medium", "expert", "replay_00"]
+    assert info["replay"] == {"policies": ["replay_00", "medium"], "steps": 200, "start_steps": 100}
+    assert info["hidden"] == [32, 32] and info["obs_dim"] == 11 and info["action_dim"] == 3
+    from safetensors.torch import load_file
+    tensors = load_file(str(shipped / "hopper.safetensors"))
+    assert {str(t.dtype) for t in tensors.values()} == {"torch.float16"}
+    assert all(k.split(".")[0] in info["policies"] for k in tensors)  # actors only, no critics or optimizer
+    assert loco.load_behavior_policy("hopper", "medium").net[0].weight.dtype.is_floating_point
+
+
+@pytest.mark.parametrize("quality", ["random", "medium", "expert", "medium-replay"])
+def test_every_quality_has_whole_episodes(shipped, quality):
+    ds = loco.make_locomotion_dataset("hopper", quality, seed=0, n_transitions=1500, n_envs=4)
+    _check_layout(ds, 1500)
+    assert ds.meta["quality"] == quality and ds.meta["env_id"] == "Hopper-v5"
+
+
+def test_deterministic_in_the_seed(shipped):
+    a = loco.make_locomotion_dataset("hopper", "medium", seed=3, n_transitions=800, n_envs=4)
+    b = loco.make_locomotion_dataset("hopper", "medium", seed=3, n_transitions=800, n_envs=4)
+    c = loco.make_locomotion_dataset("hopper", "medium", seed=4, n_transitions=800, n_envs=4)
+    for name in ("obs", "actions", "rewards", "terminals", "timeouts"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+    assert not np.array_equal(a.actions, c.actions)
+
+
+def test_medium_expert_is_medium_then_expert(shipped):
+    ds = loco.make_locomotion_dataset("hopper", "medium-expert", seed=0, n_transitions=600, n_envs=2)
+    medium = loco.make_locomotion_dataset("hopper", "medium", seed=0, n_transitions=600, n_envs=2)
+    expert = loco.make_locomotion_dataset("hopper", "expert", seed=1, n_transitions=600, n_envs=2)
+    _check_layout(ds, 1200)
+    np.testing.assert_array_equal(ds.actions[:600], medium.actions)
+    np.testing.assert_array_equal(ds.actions[600:], expert.actions)
+
+
+def test_medium_replay_starts_random_and_defaults_to_the_runs_length(shipped):
+    ds = loco.make_locomotion_dataset("hopper", "medium-replay", seed=0, n_envs=2)
+    _check_layout(ds, 200)  # the medium snapshot was taken at step 200
+    random_part = loco.make_locomotion_dataset("hopper", "random", seed=0, n_transitions=100, n_envs=2)
+    np.testing.assert_array_equal(ds.actions[:100], random_part.actions)  # the run's 100 random start steps
+
+
+def test_random_actions_cover_the_box(shipped):
+    ds = loco.make_locomotion_dataset("hopper", "random", seed=0, n_transitions=3000, n_envs=4)
+    assert np.abs(ds.actions.mean(0)).max() < 0.05
+    np.testing.assert_allclose(ds.actions.std(0), np.sqrt(1 / 3), atol=0.02)  # Uniform(-1, 1)
+
+
+def test_clear_errors(shipped):
+    with pytest.raises(OrlkitError, match="unknown locomotion env 'ant'"):
+        loco.make_locomotion_dataset("ant", "medium")
+    with pytest.raises(OrlkitError, match="unknown dataset quality 'good'"):
+        loco.make_locomotion_dataset("hopper", "good")
+    with pytest.raises(OrlkitError, match="no behavior policy 'replay_07'"):
+        loco.load_behavior_policy("hopper", "replay_07")
+    with pytest.raises(OrlkitError, match="no behavior policies shipped for 'walker2d'"):
+        loco.make_locomotion_dataset("walker2d", "medium", n_transitions=10)
+
+
+def test_registered_with_d4rl_reference_returns():
+    names = dataset_names()
+    for env_key, env_id in loco.ENVS.items():
+        for quality in loco.QUALITIES:
+            assert f"{env_key}-{quality}" in names and DATASETS[f"{env_key}-{quality}"].env_id == env_id
+    assert normalized_score("Hopper-v5", 3234.3) == pytest.approx(100.0)
+    assert normalized_score("HalfCheetah-v5", -280.178953) == pytest.approx(0.0)
+    assert normalized_score("Walker2d-v5", (1.629008 + 4592.3) / 2) == pytest.approx(50.0)
