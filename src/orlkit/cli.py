@@ -12,6 +12,8 @@ from typing import Any
 
 from orlkit.errors import OrlkitError
 
+PRECISIONS = ("fp32", "bf16")  # = orlkit.nets.precision.PRECISIONS; not imported here so --help does not load torch
+
 
 def parse_overrides(algo: str, items: list[str]) -> dict[str, Any]:
     """``["key=value", ...]`` → the algorithm's config as a dict, values typed like the defaults."""
@@ -70,7 +72,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     out = args.out or f"runs/{args.algo}-{Path(args.dataset).stem}-seed{args.seed}"
     run = RunConfig(algo=args.algo, dataset=args.dataset, steps=args.steps, seed=args.seed, env_id=args.env,
                     eval_every=args.eval_every, eval_episodes=args.eval_episodes, log_every=args.log_every,
-                    device=args.device, tensorboard=not args.no_tensorboard,
+                    device=args.device, precision=args.precision, tensorboard=not args.no_tensorboard,
                     config=parse_overrides(args.algo, args.set or []))
     summary = train(run, out, resume=args.resume, progress=not args.quiet, dataset=dataset)
     ev = summary["final_eval"] or {}
@@ -94,7 +96,7 @@ def cmd_online(args: argparse.Namespace) -> int:
     out = args.out or f"runs/{args.algo}-online-{args.env.replace('/', '_')}-seed{args.seed}"
     run = OnlineConfig(env_id=args.env, steps=args.steps, seed=args.seed, start_steps=args.start_steps,
                        update_after=args.start_steps, eval_every=args.eval_every, eval_episodes=args.eval_episodes,
-                       snapshot_every=args.snapshot_every)
+                       snapshot_every=args.snapshot_every, precision=args.precision)
     spec = continuous_spec(args.env)
     from orlkit.algos import config_from_dict
 
@@ -104,7 +106,8 @@ def cmd_online(args: argparse.Namespace) -> int:
             raise OrlkitError("--set cannot change the config of a run being resumed")
         saved = json.loads((Path(out) / "config.json").read_text())
         config = saved["algo_config"]
-        run = OnlineConfig(**{**{k: saved[k] for k in dataclasses.asdict(run)}, "steps": args.steps})
+        # fields added after the run was made (e.g. precision) keep their defaults
+        run = OnlineConfig(**{**{k: saved[k] for k in dataclasses.asdict(run) if k in saved}, "steps": args.steps})
     algo = make_algorithm(args.algo, spec, config_from_dict(args.algo, config), seed=run.seed)
     summary = train_online(algo, run, out, resume=args.resume, progress=not args.quiet)
     ev = summary["final_eval"] or {}
@@ -276,6 +279,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config field (repeatable)")
     t.add_argument("--resume", action="store_true", help="continue DIR's last checkpoint up to --steps")
     t.add_argument("--device", default="cpu")
+    t.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                   help="bf16: matmuls in bfloat16 (autocast), weights, optimizer and output layers float32")
     t.add_argument("--no-tensorboard", action="store_true")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=cmd_train)
@@ -292,6 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
     on.add_argument("--snapshot-every", type=int, default=0, help="keep the policy every N steps (snapshots/)")
     on.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config field (repeatable)")
     on.add_argument("--resume", action="store_true", help="continue DIR's last checkpoint up to --steps")
+    on.add_argument("--precision", choices=PRECISIONS, default="fp32", help="bf16: matmuls in bfloat16 (autocast)")
     on.add_argument("--quiet", action="store_true", help="no progress bar")
     on.set_defaults(func=cmd_online)
 

@@ -206,3 +206,24 @@ def test_every_discrete_only_algorithm_is_checked() -> None:
     discrete_only = {n for n in ALGORITHMS if ALGORITHMS[n][0].discrete_only}
     assert discrete_only
     assert discrete_only <= {p.values[0] for p in INCOMPATIBLE}
+
+
+@pytest.mark.parametrize("name,kind", CASES)
+def test_bf16_update_keeps_float32_state_and_tracks_fp32(name: str, kind: str, datasets) -> None:
+    """Under ``--precision bf16`` weights, gradients and optimizer moments stay float32, every metric is a
+    finite float, and the first update's losses agree with the float32 update on the same batch."""
+    from orlkit.nets.precision import autocast
+
+    runs = []
+    for precision in ("fp32", "bf16"):
+        algo, sampler = build(name, datasets[kind])
+        with autocast(precision):
+            metrics = algo.update(sampler.sample())
+        assert all(isinstance(v, float) and math.isfinite(v) for v in metrics.values())
+        for key, t in algo.state_tensors().items():
+            if t.is_floating_point():
+                assert t.dtype in (torch.float32, torch.float64), f"{key} is {t.dtype} after a {precision} update"
+        runs.append(metrics)
+    for key in runs[0]:
+        if key.startswith("loss/") and abs(runs[0][key]) > 1e-3:
+            assert runs[1][key] == pytest.approx(runs[0][key], rel=0.1, abs=0.05), key

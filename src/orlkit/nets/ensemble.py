@@ -12,8 +12,9 @@ from torch import nn
 class EnsembleLinear(nn.Module):
     """E independent linear layers applied with one batched matmul: (E, B, in) → (E, B, out)."""
 
-    def __init__(self, ensemble_size: int, in_dim: int, out_dim: int):
+    def __init__(self, ensemble_size: int, in_dim: int, out_dim: int, full_precision: bool = False):
         super().__init__()
+        self.full_precision = full_precision  # float32 even under bf16 autocast (a network's last layer)
         self.weight = nn.Parameter(torch.empty(ensemble_size, in_dim, out_dim))
         self.bias = nn.Parameter(torch.empty(ensemble_size, 1, out_dim))
         bound = 1.0 / math.sqrt(in_dim)  # nn.Linear's default initialisation, per member
@@ -21,6 +22,9 @@ class EnsembleLinear(nn.Module):
         nn.init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.full_precision and torch.is_autocast_enabled(x.device.type):
+            with torch.autocast(x.device.type, enabled=False):
+                return torch.baddbmm(self.bias, x.float(), self.weight)
         return torch.baddbmm(self.bias, x, self.weight)  # (E, B, out)
 
 
@@ -35,7 +39,7 @@ class EnsembleMLP(nn.Module):
         for h in hidden:
             layers += [EnsembleLinear(ensemble_size, width, h), nn.ReLU()]
             width = h
-        layers.append(EnsembleLinear(ensemble_size, width, out_dim))
+        layers.append(EnsembleLinear(ensemble_size, width, out_dim, full_precision=True))
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

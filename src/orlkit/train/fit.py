@@ -31,6 +31,7 @@ from orlkit.algos import ALIASES, config_from_dict, make_algorithm, resolve_algo
 from orlkit.algos.base import Algorithm, DataSpec
 from orlkit.data.dataset import TransitionDataset
 from orlkit.errors import OrlkitError
+from orlkit.nets.precision import autocast, check_precision
 from orlkit.train.checkpoint import latest_checkpoint, load_checkpoint, read_checkpoint, save_checkpoint
 from orlkit.train.evaluate import evaluate
 from orlkit.train.io import read_jsonl, write_json, write_jsonl
@@ -52,10 +53,12 @@ class RunConfig:
     checkpoint_every: int = 0  # 0: at every evaluation and at the end
     keep_checkpoints: int = 2
     device: str = "cpu"
+    precision: str = "fp32"  # "bf16": matmuls in bfloat16 under autocast, weights and losses fp32 (nets/precision.py)
     tensorboard: bool = True
     config: dict[str, Any] = field(default_factory=dict)  # the algorithm's config (defaults filled in)
 
     def __post_init__(self) -> None:
+        check_precision(self.precision)
         for name in ("steps", "log_every", "eval_episodes"):
             if getattr(self, name) < 1:
                 raise OrlkitError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
@@ -152,7 +155,8 @@ def train(run: RunConfig, out_dir: str | Path, resume: bool = False, progress: b
                dynamic_ncols=True, mininterval=0.5 if sys.stderr.isatty() else 30.0)
     for step in range(start + 1, run.steps + 1):
         t0 = time.perf_counter()
-        metrics = algo.update(sampler.sample())
+        with autocast(run.precision, run.device):
+            metrics = algo.update(sampler.sample())
         update_time += time.perf_counter() - t0
         if step % run.log_every == 0 or step == run.steps:
             bad = [k for k, v in metrics.items() if not np.isfinite(v)]

@@ -37,6 +37,7 @@ from tqdm.auto import tqdm
 from orlkit.algos.base import Algorithm, DataSpec
 from orlkit.data.dataset import Batch, TransitionDataset
 from orlkit.errors import OrlkitError
+from orlkit.nets.precision import autocast, check_precision
 from orlkit.rewards.base import RewardModel, relabel_rewards
 from orlkit.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from orlkit.train.evaluate import evaluate
@@ -61,8 +62,10 @@ class OnlineConfig:
     keep_checkpoints: int = 2
     snapshot_every: int = 0  # >0: also keep the policy weights every this many steps (snapshots/)
     callback_every: int = 1_000  # call ``callback(step, buffer)`` every this many steps
+    precision: str = "fp32"  # "bf16": updates under bf16 autocast (nets/precision.py)
 
     def __post_init__(self) -> None:
+        check_precision(self.precision)
         for name in ("steps", "buffer_size", "eval_episodes", "updates_per_step", "callback_every"):
             if getattr(self, name) < 1:
                 raise OrlkitError(f"{name} must be at least 1, got {getattr(self, name)}")
@@ -285,7 +288,8 @@ def train_online(algo: Algorithm, run: OnlineConfig, out_dir: str | Path | None 
                 log("callbacks", {"step": step, **info})
         if step > run.update_after:
             for _ in range(run.updates_per_step):
-                metrics = algo.update(buffer.sample(algo.config.batch_size))
+                with autocast(run.precision, algo.device):
+                    metrics = algo.update(buffer.sample(algo.config.batch_size))
             if not all(np.isfinite(v) for v in metrics.values()):
                 raise FloatingPointError(f"non-finite metrics at step {step}: {metrics}")
         if (run.eval_every and step % run.eval_every == 0) or step == run.steps:

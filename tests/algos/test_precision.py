@@ -1,0 +1,46 @@
+"""bf16 mode: hidden layers in bfloat16, output layers and parameters in float32; flags checked early."""
+
+import pytest
+import torch
+
+from orlkit import cli
+from orlkit.errors import OrlkitError
+from orlkit.nets.ensemble import Critic
+from orlkit.nets.mlp import mlp
+from orlkit.nets.precision import PRECISIONS, autocast, check_precision
+from orlkit.train.fit import RunConfig
+from orlkit.train.online import OnlineConfig
+
+
+def test_hidden_layers_bf16_output_layer_float32():
+    net = mlp(5, 3, (16, 16))
+    seen = {}
+    net[0].register_forward_hook(lambda m, i, o: seen.update(hidden=o.dtype))
+    x = torch.randn(4, 5)
+    with autocast("bf16"):
+        out = net(x)
+    assert seen["hidden"] == torch.bfloat16 and out.dtype == torch.float32
+    out.sum().backward()
+    assert all(p.grad.dtype == torch.float32 for p in net.parameters())
+    with autocast("fp32"):
+        assert net(x).dtype == torch.float32
+    torch.testing.assert_close(net(x), out, rtol=0.05, atol=0.05)  # bf16 ≈ fp32 for a small net
+
+
+def test_ensemble_critic_output_is_float32_under_bf16():
+    critic = Critic(3, 2, (16, 16))
+    with autocast("bf16"):
+        q = critic(torch.randn(8, 3), torch.rand(8, 2))
+        q_many = critic(torch.randn(8, 3), torch.rand(8, 5, 2))
+    assert q.shape == (2, 8) and q.dtype == torch.float32
+    assert q_many.shape == (2, 8, 5) and q_many.dtype == torch.float32
+
+
+def test_unknown_precision_is_refused_early():
+    with pytest.raises(OrlkitError, match="unknown precision 'fp16'"):
+        check_precision("fp16")
+    with pytest.raises(OrlkitError, match="unknown precision"):
+        RunConfig(algo="bc", dataset="pendulum-medium", precision="half")
+    with pytest.raises(OrlkitError, match="unknown precision"):
+        OnlineConfig("Pendulum-v1", precision="int8")
+    assert cli.PRECISIONS == PRECISIONS  # the CLI's copy (it avoids importing torch for --help)
