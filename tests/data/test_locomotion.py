@@ -26,6 +26,11 @@ def tiny_behavior(tmp_path_factory):
     return root / "out"
 
 
+@pytest.fixture(scope="module")
+def tiny_run(tiny_behavior):
+    return tiny_behavior.parent / "run"
+
+
 @pytest.fixture
 def shipped(tiny_behavior, monkeypatch):
     monkeypatch.setattr(loco, "BEHAVIOR_DIR", tiny_behavior)
@@ -113,3 +118,21 @@ def test_registered_with_d4rl_reference_returns():
     assert normalized_score("Hopper-v5", 3234.3) == pytest.approx(100.0)
     assert normalized_score("HalfCheetah-v5", -280.178953) == pytest.approx(0.0)
     assert normalized_score("Walker2d-v5", (1.629008 + 4592.3) / 2) == pytest.approx(50.0)
+
+
+def test_select_and_export_picks_expert_medium_and_replay(tiny_run, tmp_path):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    (run / "eval.jsonl").write_text("".join(json.dumps({"step": s, "return_mean": r}) + "\n"
+                                            for s, r in ((100, 10.0), (200, 40.0), (300, 100.0))))
+    info = loco.select_and_export(run, "hopper", n_replay=3, out_dir=tmp_path / "out")
+    assert info["steps"] == {"medium": 200, "expert": 300, "replay_00": 100}  # 40 is closest to 100/3
+    assert info["eval_returns_deterministic"] == {"medium": 40.0, "expert": 100.0}
+    for name in ("medium", "expert"):
+        assert info["returns"][name]["episodes"] >= 1 and np.isfinite(info["returns"][name]["mean"])
+    (run / "eval.jsonl").write_text(json.dumps({"step": 100, "return_mean": 50.0}) + "\n"
+                                    + json.dumps({"step": 200, "return_mean": 5.0}) + "\n")
+    with pytest.raises(OrlkitError, match="the best snapshot is the first one"):
+        loco.select_and_export(run, "hopper", out_dir=tmp_path / "out2")

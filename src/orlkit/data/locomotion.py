@@ -2,8 +2,9 @@
 
 D4RL (Fu et al. 2020) rolled out SAC policies; its files are downloads. orlkit ships only the small
 policy weights of its own SAC runs (``data/behavior/ENV.safetensors``, float16, about 1 MB per
-environment; how they were trained and their returns: ``data/behavior/ENV.json`` and
-``docs/datasets/locomotion.md``) and rolls the datasets out on demand, deterministically from a seed:
+environment; how they were trained and their returns: ``data/behavior/ENV.json`` and the
+Locomotion section of ``docs/datasets.md``) and rolls the datasets out on demand, deterministically
+from a seed:
 
 - ``random``: uniform random actions in [-1, 1]. (D4RL used a randomly initialised policy.)
 - ``medium``: the medium policy, actions sampled from its tanh-Gaussian.
@@ -39,24 +40,24 @@ DEFAULT_SIZE = 1_000_000
 Policy = Callable[[np.ndarray, torch.Generator], np.ndarray]  # (n_envs, obs) → (n_envs, act) in [-1, 1]
 
 
-def behavior_info(env_key: str) -> dict[str, Any]:
+def behavior_info(env_key: str, directory: Path | None = None) -> dict[str, Any]:
     """The JSON next to ``env_key``'s shipped weights (training command, steps, returns)."""
-    path = BEHAVIOR_DIR / f"{env_key}.json"
+    path = Path(directory or BEHAVIOR_DIR) / f"{env_key}.json"
     if not path.exists():
         raise OrlkitError(f"no behavior policies shipped for '{env_key}' ({path} is missing)")
     return json.loads(path.read_text())
 
 
-def load_behavior_policy(env_key: str, name: str) -> torch.nn.Module:
+def load_behavior_policy(env_key: str, name: str, directory: Path | None = None) -> torch.nn.Module:
     """The shipped policy ``name`` (``medium``, ``expert`` or ``replay_K``) as a float32 TanhGaussianPolicy."""
     from safetensors.torch import load_file
 
     from orlkit.nets.policies import TanhGaussianPolicy
 
-    info = behavior_info(env_key)
+    info = behavior_info(env_key, directory)
     if name not in info["policies"]:
         raise OrlkitError(f"'{env_key}' has no behavior policy '{name}'; shipped: {', '.join(info['policies'])}")
-    tensors = load_file(str(BEHAVIOR_DIR / f"{env_key}.safetensors"))
+    tensors = load_file(str(Path(directory or BEHAVIOR_DIR) / f"{env_key}.safetensors"))
     prefix = f"{name}."
     state = {k[len(prefix):]: v.float() for k, v in tensors.items() if k.startswith(prefix)}
     policy = TanhGaussianPolicy(info["obs_dim"], info["action_dim"], tuple(info["hidden"]))
@@ -137,11 +138,14 @@ def make_locomotion_dataset(env_key: str, quality: str, seed: int = 0, n_transit
     if quality not in QUALITIES:
         raise OrlkitError(f"unknown dataset quality '{quality}'; choose one of {', '.join(QUALITIES)}")
     env_id = ENVS[env_key]
-    info = behavior_info(env_key)
     size = n_transitions or DEFAULT_SIZE
     meta = {"behavior": f"orlkit SAC behavior policies, quality {quality}", "quality": quality}
-    if quality == "random":
-        return rollout(env_id, [(uniform_policy(info["action_dim"]), size)], seed, n_envs, meta)
+    if quality == "random":  # needs no shipped weights
+        from orlkit.envs.make import make_env
+
+        action_dim = make_env(env_id).action_space.shape[0]
+        return rollout(env_id, [(uniform_policy(action_dim), size)], seed, n_envs, meta)
+    info = behavior_info(env_key)
     if quality in ("medium", "expert"):
         policy = sampling_policy(load_behavior_policy(env_key, quality))
         return rollout(env_id, [(policy, size)], seed, n_envs, meta)
@@ -165,7 +169,7 @@ def export_behavior(run_dir: str | Path, env_key: str, medium_step: int, expert_
                     replay_steps: list[int], returns: dict[str, float], extra: dict[str, Any] | None = None,
                     out_dir: str | Path = BEHAVIOR_DIR) -> Path:
     """Write the actor weights of an ``orlkit online sac`` run's snapshots as ``ENV.safetensors`` (float16)
-    plus ``ENV.json``. Maintainers run this once after training (docs/datasets/locomotion.md)."""
+    plus ``ENV.json``. Maintainers run this once after training (the Locomotion section of docs/datasets.md)."""
     from safetensors.torch import save_file
 
     from orlkit.train.checkpoint import read_checkpoint
@@ -196,3 +200,48 @@ def export_behavior(run_dir: str | Path, env_key: str, medium_step: int, expert_
     }
     write_json(out_dir / f"{env_key}.json", info)
     return out_dir / f"{env_key}.safetensors"
+
+
+def policy_returns(env_key: str, name: str, episodes: int = 10, seed: int = 0,
+                   directory: Path | None = None) -> dict[str, float]:
+    """Mean and std of a shipped policy's episode return, actions sampled (as in the datasets)."""
+    policy = sampling_policy(load_behavior_policy(env_key, name, directory))
+    returns = rollout(ENVS[env_key], [(policy, episodes * 1000)], seed, n_envs=min(episodes, 8)).episode_returns
+    whole = returns[:-1] if len(returns) > 1 else returns  # the last episode was cut to fit
+    return {"mean": float(np.mean(whole)), "std": float(np.std(whole)), "episodes": int(len(whole))}
+
+
+def select_and_export(run_dir: str | Path, env_key: str, n_replay: int = 5, medium_fraction: float = 1 / 3,
+                      out_dir: str | Path = BEHAVIOR_DIR) -> dict[str, Any]:
+    """Choose the snapshots of an ``orlkit online sac --snapshot-every`` run and export them.
+
+    expert: the snapshot with the best evaluation return (``eval.jsonl``, deterministic actions);
+    medium: among earlier snapshots, the one whose evaluation return is closest to ``medium_fraction``
+    of the expert's; replay: ``n_replay`` snapshots evenly spaced before medium. Then measures each
+    exported policy's return with sampled actions and records it in ``ENV.json``.
+    """
+    run_dir = Path(run_dir)
+    evals = [json.loads(line) for line in (run_dir / "eval.jsonl").read_text().splitlines() if line.strip()]
+    snaps = {int(p.stem.split("_")[1]) for p in (run_dir / "snapshots").glob("step_*.json")}
+    evals = [e for e in evals if e["step"] in snaps]
+    if len(evals) < 2:
+        raise OrlkitError(f"{run_dir}: need at least two evaluated snapshots, found {len(evals)}")
+    expert = max(evals, key=lambda e: e["return_mean"])
+    earlier = [e for e in evals if e["step"] < expert["step"]]
+    if not earlier:
+        raise OrlkitError(f"{run_dir}: the best snapshot is the first one (step {expert['step']}); "
+                          "no earlier snapshot can be medium")
+    target = medium_fraction * expert["return_mean"]
+    medium = min(earlier, key=lambda e: abs(e["return_mean"] - target))
+    before = sorted(s for s in snaps if s < medium["step"])
+    picks = [before[round(i * (len(before) - 1) / max(n_replay - 1, 1))] for i in range(n_replay)] if before else []
+    replay_steps = sorted(set(picks))
+    eval_returns = {"medium": medium["return_mean"], "expert": expert["return_mean"]}
+    export_behavior(run_dir, env_key, medium["step"], expert["step"], replay_steps, returns={},
+                    extra={"eval_returns_deterministic": eval_returns}, out_dir=out_dir)
+    from orlkit.train.io import write_json
+
+    info = behavior_info(env_key, Path(out_dir))
+    info["returns"] = {name: policy_returns(env_key, name, directory=Path(out_dir)) for name in ("medium", "expert")}
+    write_json(Path(out_dir) / f"{env_key}.json", info)
+    return info

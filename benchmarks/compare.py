@@ -1,0 +1,369 @@
+"""orlkit against d3rlpy, in one run, on the same data with the same hyperparameters.
+
+    python benchmarks/compare.py                         # all five algorithms, 3 seeds
+    python benchmarks/compare.py --algos iql,td3bc --updates 5000 --seeds 2 --out benchmarks/results/x
+
+Needs d3rlpy next to orlkit (benchmarks/README.md: a separate venv, because d3rlpy 2.8.1 pins
+gymnasium 1.0.0). Every measurement runs in a fresh subprocess, one at a time, so peak memory is
+per run and nothing else competes for the cores. For each algorithm:
+
+- **speed**: gradient updates per second inside ``update()`` (batches sampled outside the timer;
+  20 warm-up updates, then the median of 3 blocks), for orlkit fp32, orlkit bf16 and d3rlpy; and the
+  update's GEMM floor in fp32 and bf16 (benchmarks/floor.py), as "update time / floor".
+- **train** (per seed): end to end, what a user waits for: orlkit's ``train()`` (sampling, update,
+  metrics log, TensorBoard, checkpoint, one evaluation episode at the end) and d3rlpy's ``fit()``
+  (its default file logger, model saving each epoch, one evaluation episode after); peak resident
+  memory of the process; then the final policy's normalized score over ``--eval-episodes``.
+
+Scores: mean ± std over seeds, and the IQM with a bootstrap 95% interval over seeds (Agarwal et al.
+2021; with 3 seeds the IQM is the mean and the interval is wide — read it as such).
+
+Writes ``OUT.json`` and ``OUT.md`` (default ``benchmarks/results/compare-DATE``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+ALGOS = ("bc", "cql", "iql", "td3bc", "cql-discrete")
+ORLKIT_NAME = {"bc": "bc", "cql": "cql-continuous", "iql": "iql", "td3bc": "td3bc", "cql-discrete": "cql-discrete"}
+DEFAULT_UPDATES = {"bc": 10_000, "cql": 2_000, "iql": 10_000, "td3bc": 10_000, "cql-discrete": 10_000}
+
+# The hyperparameters both libraries get (orlkit names; d3rlpy's are mapped in d3rlpy_algo).
+# IQL: orlkit's cosine actor-lr decay is off because d3rlpy has none by default; both scale rewards by
+# 1000 / (max − min episode return). CQL: fixed α = 5 (d3rlpy: alpha_learning_rate 0). Discrete CQL:
+# Double DQN target, hard target copy every 1000 updates, α = 1.
+ORLKIT_OVERRIDES: dict[str, dict[str, Any]] = {
+    "bc": {}, "cql": {}, "iql": {"actor_lr_decay_steps": 0}, "td3bc": {}, "cql-discrete": {}}
+
+
+# ---------------------------------------------------------------------------------------------- builders
+def load_data(name: str):
+    from orlkit.data.registry import resolve_dataset
+
+    return resolve_dataset(name)
+
+
+def orlkit_algo(algo: str, ds, seed: int):
+    from orlkit.algos import DataSpec, config_from_dict, make_algorithm
+
+    name = ORLKIT_NAME[algo]
+    cfg = config_from_dict(name, {"batch_size": 256, "hidden": (256, 256), **ORLKIT_OVERRIDES[algo]})
+    a = make_algorithm(name, DataSpec.from_dataset(ds), cfg, seed=seed)
+    return a, a.prepare_dataset(ds).sampler(256, seed=seed)
+
+
+def d3rlpy_dataset(ds):
+    import d3rlpy
+
+    if ds.discrete:
+        return d3rlpy.dataset.MDPDataset(ds.obs, ds.actions.reshape(-1, 1), ds.rewards, ds.terminals, ds.timeouts,
+                                         action_space=d3rlpy.ActionSpace.DISCRETE, action_size=ds.action_dim)
+    return d3rlpy.dataset.MDPDataset(ds.obs, ds.actions, ds.rewards, ds.terminals, ds.timeouts,
+                                     action_space=d3rlpy.ActionSpace.CONTINUOUS)
+
+
+def d3rlpy_algo(algo: str, seed: int):
+    import d3rlpy
+
+    d3rlpy.seed(seed)
+    enc = d3rlpy.models.VectorEncoderFactory(hidden_units=[256, 256])
+    common = {"batch_size": 256}
+    if algo == "bc":
+        cfg = d3rlpy.algos.BCConfig(learning_rate=3e-4, encoder_factory=enc, **common)
+    elif algo == "cql":
+        cfg = d3rlpy.algos.CQLConfig(actor_learning_rate=1e-4, critic_learning_rate=3e-4, temp_learning_rate=1e-4,
+                                     alpha_learning_rate=0.0, conservative_weight=5.0, n_action_samples=10,
+                                     actor_encoder_factory=enc, critic_encoder_factory=enc, **common)
+    elif algo == "iql":
+        cfg = d3rlpy.algos.IQLConfig(actor_learning_rate=3e-4, critic_learning_rate=3e-4, expectile=0.7,
+                                     weight_temp=3.0, max_weight=100.0,
+                                     reward_scaler=d3rlpy.preprocessing.ReturnBasedRewardScaler(multiplier=1000.0),
+                                     actor_encoder_factory=enc, critic_encoder_factory=enc,
+                                     value_encoder_factory=enc, **common)
+    elif algo == "td3bc":
+        cfg = d3rlpy.algos.TD3PlusBCConfig(actor_learning_rate=3e-4, critic_learning_rate=3e-4, alpha=2.5,
+                                           actor_encoder_factory=enc, critic_encoder_factory=enc, **common)
+    elif algo == "cql-discrete":
+        cfg = d3rlpy.algos.DiscreteCQLConfig(learning_rate=3e-4, target_update_interval=1000, alpha=1.0,
+                                             encoder_factory=enc, **common)
+    else:
+        raise SystemExit(f"unknown algorithm {algo}")
+    return cfg.create(device="cpu:0")
+
+
+# ---------------------------------------------------------------------------------------------- workers
+def median_rate(step, n: int) -> float:
+    """Updates per second inside ``step(i)`` timed alone: median of 3 blocks of ``n``."""
+    rates = []
+    for _ in range(3):
+        spent = 0.0
+        for _ in range(n):
+            spent += step()
+        rates.append(n / spent)
+    return float(np.median(rates))
+
+
+def speed_worker(task: dict[str, Any]) -> dict[str, Any]:
+    import torch
+
+    from orlkit.nets.precision import autocast
+
+    ds = load_data(task["dataset"])
+    n = task["timing_updates"]
+    out: dict[str, Any] = {}
+    if task["lib"] == "orlkit":
+        algo, sampler = orlkit_algo(task["algo"], ds, 0)
+        precision = task["precision"]
+
+        def step() -> float:
+            batch = sampler.sample()
+            t0 = time.perf_counter()
+            with autocast(precision):
+                algo.update(batch)
+            return time.perf_counter() - t0
+
+        for _ in range(20):
+            step()
+        out["updates_per_sec"] = median_rate(step, n)
+        sys.path.insert(0, str(HERE))
+        from floor import gemm_floor, gemm_flops, record_gemms
+
+        batch = sampler.sample()
+
+        def one_update() -> None:
+            with autocast(precision):
+                algo.update(batch)
+
+        calls = record_gemms(one_update)
+        out["gemm_calls"] = len(calls)
+        out["gflop_per_update"] = gemm_flops(calls) / 1e9
+        out["floor_s"] = {"fp32": gemm_floor(calls, torch.float32), "bf16": gemm_floor(calls, torch.bfloat16)}
+    else:
+        from d3rlpy.algos.qlearning.base import build_scalers_with_transition_picker
+
+        algo = d3rlpy_algo(task["algo"], 0)
+        buffer = d3rlpy_dataset(ds)
+        build_scalers_with_transition_picker(algo, buffer)  # what fit() does first (IQL's reward scaler)
+        algo.build_with_dataset(buffer)
+
+        def step() -> float:
+            batch = buffer.sample_transition_batch(256)
+            t0 = time.perf_counter()
+            algo.update(batch)
+            return time.perf_counter() - t0
+
+        for _ in range(20):
+            step()
+        out["updates_per_sec"] = median_rate(step, n)
+    return out
+
+
+def train_worker(task: dict[str, Any]) -> dict[str, Any]:
+    from orlkit.envs.make import normalized_score
+    from orlkit.train.evaluate import evaluate
+
+    ds = load_data(task["dataset"])
+    env_id = ds.meta["env_id"]
+    n, seed = task["updates"], task["seed"]
+    tmp = Path(tempfile.mkdtemp(prefix="orlkit-bench-"))
+    if task["lib"] == "orlkit":
+        from orlkit.train.fit import RunConfig, train
+
+        run = RunConfig(algo=ORLKIT_NAME[task["algo"]], dataset=task["dataset"], steps=n, seed=seed,
+                        eval_every=0, eval_episodes=1, precision=task["precision"],
+                        config={"batch_size": 256, "hidden": (256, 256), **ORLKIT_OVERRIDES[task["algo"]]})
+        t0 = time.perf_counter()
+        train(run, tmp / "run", progress=False, dataset=ds)
+        wall = time.perf_counter() - t0
+        algo, _ = orlkit_algo(task["algo"], ds, seed)
+        from orlkit.train.checkpoint import latest_checkpoint, load_checkpoint
+
+        load_checkpoint(latest_checkpoint(tmp / "run" / "checkpoints"), algo)
+        act = lambda o: algo.act(o, deterministic=True)  # noqa: E731
+    else:
+        algo = d3rlpy_algo(task["algo"], seed)
+        buffer = d3rlpy_dataset(ds)
+        t0 = time.perf_counter()
+        algo.fit(buffer, n_steps=n, n_steps_per_epoch=min(n, 10_000), show_progress=False,
+                 experiment_name=f"bench-{task['algo']}-{seed}", with_timestamp=False,
+                 logger_adapter=__import__("d3rlpy").logging.FileAdapterFactory(root_dir=str(tmp / "d3rlpy_logs")))
+        act = lambda o: algo.predict(o[None])[0]  # noqa: E731
+        evaluate(act, env_id, 1, 10_000 + seed)  # the end-to-end time includes one episode, as orlkit's does
+        wall = time.perf_counter() - t0
+    res = evaluate(act, env_id, task["eval_episodes"], 100_000 + 1_000 * seed)
+    score = normalized_score(env_id, res["return_mean"])
+    return {"wall_s": wall, "updates_per_sec_end_to_end": n / wall, "return_mean": res["return_mean"],
+            "score": score if score is not None else res["return_mean"]}
+
+
+def run_task(task: dict[str, Any], threads: int) -> dict[str, Any]:
+    """``task`` in a fresh Python process; adds its peak resident memory."""
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    proc = subprocess.Popen([sys.executable, __file__, "--worker", json.dumps(task)], stdout=subprocess.PIPE,
+                            env=env, text=True)
+    stdout = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"worker failed ({proc.returncode}): {task}")
+    out = json.loads(stdout.strip().splitlines()[-1])
+    out["peak_rss_mb"] = usage.ru_maxrss / 1024  # Linux: kilobytes
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- report
+def iqm_ci(x: list[float], n_boot: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+    """IQM (25% trimmed mean, rliable's convention) and a percentile bootstrap 95% interval over runs."""
+    from scipy.stats import trim_mean
+
+    a = np.asarray(x, float)
+    rng = np.random.default_rng(seed)
+    boots = [trim_mean(rng.choice(a, a.size), 0.25) for _ in range(n_boot)]
+    return float(trim_mean(a, 0.25)), float(np.percentile(boots, 2.5)), float(np.percentile(boots, 97.5))
+
+
+def summarise(results: dict[str, Any]) -> dict[str, Any]:
+    rows = {}
+    for algo, r in results["algos"].items():
+        s = r["speed"]
+        row = {"orlkit_upd_s": s["orlkit-fp32"]["updates_per_sec"], "d3rlpy_upd_s": s["d3rlpy"]["updates_per_sec"]}
+        row["update_ratio"] = row["orlkit_upd_s"] / row["d3rlpy_upd_s"]
+        if "orlkit-bf16" in s:
+            row["orlkit_bf16_upd_s"] = s["orlkit-bf16"]["updates_per_sec"]
+            row["update_ratio_bf16"] = row["orlkit_bf16_upd_s"] / row["d3rlpy_upd_s"]
+        fp = s["orlkit-fp32"]
+        row["gflop_per_update"] = fp["gflop_per_update"]
+        row["x_floor_fp32"] = (1 / fp["updates_per_sec"]) / fp["floor_s"]["fp32"]
+        if "orlkit-bf16" in s:
+            row["x_floor_bf16"] = (1 / s["orlkit-bf16"]["updates_per_sec"]) / s["orlkit-bf16"]["floor_s"]["bf16"]
+        for key, runs in r["train"].items():
+            e2e = [t["updates_per_sec_end_to_end"] for t in runs]
+            scores = [t["score"] for t in runs]
+            row[f"{key}_e2e_upd_s"] = float(np.median(e2e))
+            row[f"{key}_score"] = (float(np.mean(scores)), float(np.std(scores)))
+            row[f"{key}_iqm"] = iqm_ci(scores)
+            row[f"{key}_peak_mb"] = float(np.max([t["peak_rss_mb"] for t in runs]))
+        if "orlkit-fp32_e2e_upd_s" in row and "d3rlpy_e2e_upd_s" in row:
+            row["e2e_ratio"] = row["orlkit-fp32_e2e_upd_s"] / row["d3rlpy_e2e_upd_s"]
+        if "orlkit-bf16_e2e_upd_s" in row and "d3rlpy_e2e_upd_s" in row:
+            row["e2e_ratio_bf16"] = row["orlkit-bf16_e2e_upd_s"] / row["d3rlpy_e2e_upd_s"]
+        rows[algo] = row
+    return rows
+
+
+def markdown(results: dict[str, Any]) -> str:
+    rows = results["summary"]
+
+    def f(v, digits=1):
+        return "—" if v is None else f"{v:.{digits}f}"
+
+    def score(row, key):
+        if f"{key}_score" not in row:
+            return "—"
+        (m, sd), (iqm, lo, hi) = row[f"{key}_score"], row[f"{key}_iqm"]
+        return f"{m:.1f} ± {sd:.1f} (IQM {iqm:.1f} [{lo:.1f}, {hi:.1f}])"
+
+    head = ("| algorithm | orlkit upd/s in update (fp32 / bf16) | d3rlpy | ratio fp32 / bf16 | end to end orlkit "
+            "fp32 / bf16 vs d3rlpy (upd/s) | ratio fp32 / bf16 | × fp32 floor | × bf16 floor (bf16 mode) |")
+    lines = [head, "|" + "---|" * 9]
+    for algo, r in rows.items():
+        lines.append(
+            f"| {algo} | {f(r['orlkit_upd_s'])} / {f(r.get('orlkit_bf16_upd_s'))} | {f(r['d3rlpy_upd_s'])} | "
+            f"{f(r['update_ratio'], 2)} / {f(r.get('update_ratio_bf16'), 2)} | "
+            f"{f(r.get('orlkit-fp32_e2e_upd_s'))} / {f(r.get('orlkit-bf16_e2e_upd_s'))} vs "
+            f"{f(r.get('d3rlpy_e2e_upd_s'))} | {f(r.get('e2e_ratio'), 2)} / {f(r.get('e2e_ratio_bf16'), 2)} | "
+            f"{f(r['x_floor_fp32'], 2)} | {f(r.get('x_floor_bf16'), 2)} |")
+    lines += ["", "| algorithm | updates | score orlkit fp32 | score orlkit bf16 | score d3rlpy "
+                  "| peak MB orlkit / d3rlpy |", "|---|---|---|---|---|---|"]
+    for algo, r in rows.items():
+        lines.append(f"| {algo} | {results['algos'][algo]['updates']} | {score(r, 'orlkit-fp32')} | "
+                     f"{score(r, 'orlkit-bf16')} | {score(r, 'd3rlpy')} | "
+                     f"{f(r.get('orlkit-fp32_peak_mb'), 0)} / {f(r.get('d3rlpy_peak_mb'), 0)} |")
+    m = results["machine"]
+    lines += ["", f"Measured {results['date']} on {m['cpu']} ({m['threads']} threads), torch {m['torch']}, "
+              f"d3rlpy {m['d3rlpy']}. Datasets: {results['datasets']}. Command: `{results['command']}`"]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--worker", help=argparse.SUPPRESS)
+    p.add_argument("--algos", default=",".join(ALGOS))
+    p.add_argument("--dataset", default="hopper-medium", help="continuous-action dataset")
+    p.add_argument("--discrete-dataset", default="cartpole-medium", help="dataset for discrete CQL")
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--updates", type=int, default=0, help="updates per training run (0: per-algorithm defaults)")
+    p.add_argument("--timing-updates", type=int, default=100, help="updates per timed block (speed phase)")
+    p.add_argument("--eval-episodes", type=int, default=10)
+    p.add_argument("--precision", default="fp32,bf16", help="orlkit precisions to run")
+    p.add_argument("--threads", type=int, default=os.cpu_count())
+    p.add_argument("--skip-train", action="store_true", help="speed and floor only")
+    p.add_argument("--out", default=str(HERE / "results" / f"compare-{time.strftime('%Y-%m-%d')}"))
+    args = p.parse_args()
+    if args.worker:
+        task = json.loads(args.worker)
+        import torch
+
+        torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", os.cpu_count())))
+        out = speed_worker(task) if task["phase"] == "speed" else train_worker(task)
+        print(json.dumps(out))
+        return
+    import d3rlpy
+    import torch
+
+    algos = [a.strip() for a in args.algos.split(",") if a.strip()]
+    unknown = [a for a in algos if a not in ALGOS]
+    if unknown:
+        raise SystemExit(f"unknown algorithm(s) {unknown}; choose from {', '.join(ALGOS)}")
+    precisions = [x.strip() for x in args.precision.split(",") if x.strip()]
+    results: dict[str, Any] = {
+        "date": time.strftime("%Y-%m-%d"), "command": "python benchmarks/compare.py " + " ".join(sys.argv[1:]),
+        "machine": {"cpu": platform.processor() or platform.machine(), "threads": args.threads,
+                    "torch": torch.__version__, "d3rlpy": d3rlpy.__version__},
+        "datasets": {"continuous": args.dataset, "discrete": args.discrete_dataset}, "algos": {}}
+    for name in (args.dataset, args.discrete_dataset):
+        load_data(name)  # make and cache once, outside any timing
+    for algo in algos:
+        dataset = args.discrete_dataset if algo == "cql-discrete" else args.dataset
+        updates = args.updates or DEFAULT_UPDATES[algo]
+        entry: dict[str, Any] = {"dataset": dataset, "updates": updates, "speed": {}, "train": {}}
+        base = {"algo": algo, "dataset": dataset, "timing_updates": args.timing_updates,
+                "eval_episodes": args.eval_episodes}
+        for lib, precision in [("orlkit", pr) for pr in precisions] + [("d3rlpy", "fp32")]:
+            key = f"orlkit-{precision}" if lib == "orlkit" else "d3rlpy"
+            entry["speed"][key] = run_task({**base, "phase": "speed", "lib": lib, "precision": precision},
+                                           args.threads)
+            print(f"{algo:13s} {key:12s} {entry['speed'][key]['updates_per_sec']:8.1f} upd/s in update", flush=True)
+            if args.skip_train:
+                continue
+            runs = []
+            for seed in range(args.seeds):
+                runs.append(run_task({**base, "phase": "train", "lib": lib, "precision": precision, "seed": seed,
+                                      "updates": updates}, args.threads))
+                print(f"{algo:13s} {key:12s} seed {seed}: {runs[-1]['updates_per_sec_end_to_end']:.1f} upd/s end "
+                      f"to end, score {runs[-1]['score']:.1f}, {runs[-1]['peak_rss_mb']:.0f} MB", flush=True)
+            entry["train"][key] = runs
+        results["algos"][algo] = entry
+    results["summary"] = summarise(results)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(results, indent=1))
+    out.with_suffix(".md").write_text(markdown(results) + "\n")
+    print(markdown(results))
+
+
+if __name__ == "__main__":
+    main()
