@@ -66,12 +66,15 @@ def orlkit_algo(algo: str, ds, seed: int):
 
 
 def d3rlpy_dataset(ds):
+    """The same rows as a d3rlpy MDPDataset (d3rlpy refuses a row that is both terminal and timeout: a
+    terminal wins, which is also how orlkit's targets treat it)."""
     import d3rlpy
 
+    timeouts = ds.timeouts & ~ds.terminals
     if ds.discrete:
-        return d3rlpy.dataset.MDPDataset(ds.obs, ds.actions.reshape(-1, 1), ds.rewards, ds.terminals, ds.timeouts,
+        return d3rlpy.dataset.MDPDataset(ds.obs, ds.actions.reshape(-1, 1), ds.rewards, ds.terminals, timeouts,
                                          action_space=d3rlpy.ActionSpace.DISCRETE, action_size=ds.action_dim)
-    return d3rlpy.dataset.MDPDataset(ds.obs, ds.actions, ds.rewards, ds.terminals, ds.timeouts,
+    return d3rlpy.dataset.MDPDataset(ds.obs, ds.actions, ds.rewards, ds.terminals, timeouts,
                                      action_space=d3rlpy.ActionSpace.CONTINUOUS)
 
 
@@ -200,7 +203,7 @@ def train_worker(task: dict[str, Any]) -> dict[str, Any]:
         algo.fit(buffer, n_steps=n, n_steps_per_epoch=min(n, 10_000), show_progress=False,
                  experiment_name=f"bench-{task['algo']}-{seed}", with_timestamp=False,
                  logger_adapter=__import__("d3rlpy").logging.FileAdapterFactory(root_dir=str(tmp / "d3rlpy_logs")))
-        act = lambda o: algo.predict(o[None])[0]  # noqa: E731
+        act = lambda o: algo.predict(o.astype(np.float32))  # noqa: E731  (a batch of observations)
         evaluate(act, env_id, 1, 10_000 + seed)  # the end-to-end time includes one episode, as orlkit's does
         wall = time.perf_counter() - t0
     res = evaluate(act, env_id, task["eval_episodes"], 100_000 + 1_000 * seed)
