@@ -22,7 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from orlkit.algos.base import Algorithm, DataSpec, to_floats
+from orlkit.algos.base import Algorithm, DataSpec, adam, to_floats
 from orlkit.data.dataset import Batch, TransitionDataset
 from orlkit.nets import mlp
 from orlkit.nets.policies import GaussianPolicy
@@ -64,8 +64,8 @@ class AWR(Algorithm):
         else:
             self.actor = GaussianPolicy(spec.obs_dim, spec.action_dim, config.hidden).to(self.device)
         self.modules = {"value": self.value, "actor": self.actor}
-        self.optimizers = {"value": torch.optim.Adam(self.value.parameters(), lr=config.lr),
-                           "actor": torch.optim.Adam(self.actor.parameters(), lr=config.lr)}
+        self.optimizers = {"value": adam(self.value.parameters(), lr=config.lr),
+                           "actor": adam(self.actor.parameters(), lr=config.lr)}
 
     def prepare_dataset(self, dataset: TransitionDataset) -> TransitionDataset:
         returns_to_go = dataset.returns_to_go(self.config.gamma).astype(np.float32)

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from orlkit.algos.base import Algorithm, DataSpec, to_floats
+from orlkit.algos.base import Algorithm, DataSpec, adam, to_floats
 from orlkit.data.dataset import Batch, TransitionDataset
 from orlkit.nets import mlp
 
@@ -69,7 +69,7 @@ class BC(Algorithm):
         super().__init__(config, spec, device, seed)
         self.policy = mlp(spec.obs_dim, spec.action_dim, config.hidden).to(self.device)
         self.modules = {"policy": self.policy}
-        self.optimizers = {"policy": torch.optim.Adam(self.policy.parameters(), lr=config.lr)}
+        self.optimizers = {"policy": adam(self.policy.parameters(), lr=config.lr)}
 
     def prepare_dataset(self, dataset: TransitionDataset) -> TransitionDataset:
         return dataset.top_fraction(self.config.top_pct)

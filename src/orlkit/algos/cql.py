@@ -28,7 +28,7 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from orlkit.algos.base import Algorithm, DataSpec, polyak_update, to_floats
+from orlkit.algos.base import Algorithm, DataSpec, adam, polyak_update, to_floats
 from orlkit.data.dataset import Batch
 from orlkit.nets.ensemble import Critic
 from orlkit.nets.policies import TanhGaussianPolicy
@@ -90,11 +90,11 @@ class CQL(Algorithm):
         self.modules = {"critic": self.critic, "critic_target": self.critic_target, "actor": self.actor,
                         "scalars": self.scalars}
         self.optimizers = {
-            "critic": torch.optim.Adam(self.critic.parameters(), lr=config.critic_lr),
-            "actor": torch.optim.Adam(self.actor.parameters(), lr=config.actor_lr),
-            "alpha": torch.optim.Adam([self.scalars["log_alpha"]], lr=config.actor_lr)}
+            "critic": adam(self.critic.parameters(), lr=config.critic_lr),
+            "actor": adam(self.actor.parameters(), lr=config.actor_lr),
+            "alpha": adam([self.scalars["log_alpha"]], lr=config.actor_lr)}
         if config.lagrange:
-            self.optimizers["alpha_prime"] = torch.optim.Adam([self.scalars["log_alpha_prime"]], lr=config.critic_lr)
+            self.optimizers["alpha_prime"] = adam([self.scalars["log_alpha_prime"]], lr=config.critic_lr)
 
 
     def _proposals(self, obs: torch.Tensor, next_obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

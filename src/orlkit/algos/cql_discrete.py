@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from orlkit.algos.base import Algorithm, DataSpec, to_floats
+from orlkit.algos.base import Algorithm, DataSpec, adam, to_floats
 from orlkit.algos.dqn import td_loss, td_target
 from orlkit.data.dataset import Batch
 from orlkit.nets import mlp
@@ -69,7 +69,7 @@ class DiscreteCQL(Algorithm):
         self.q = mlp(spec.obs_dim, spec.n_actions, config.hidden).to(self.device)
         self.q_target = copy.deepcopy(self.q).requires_grad_(False)
         self.modules = {"q": self.q, "q_target": self.q_target}
-        self.optimizers = {"q": torch.optim.Adam(self.q.parameters(), lr=config.lr)}
+        self.optimizers = {"q": adam(self.q.parameters(), lr=config.lr)}
 
     def update(self, batch: Batch) -> dict[str, float]:
         cfg = self.config

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from orlkit.algos.base import Algorithm, DataSpec, to_floats
+from orlkit.algos.base import Algorithm, DataSpec, adam, to_floats
 from orlkit.data.dataset import Batch
 from orlkit.nets import mlp
 
@@ -76,7 +76,7 @@ class DQN(Algorithm):
         self.q = mlp(spec.obs_dim, spec.n_actions, config.hidden).to(self.device)
         self.q_target = copy.deepcopy(self.q).requires_grad_(False)
         self.modules = {"q": self.q, "q_target": self.q_target}
-        self.optimizers = {"q": torch.optim.Adam(self.q.parameters(), lr=config.lr)}
+        self.optimizers = {"q": adam(self.q.parameters(), lr=config.lr)}
 
     def update(self, batch: Batch) -> dict[str, float]:
         cfg = self.config

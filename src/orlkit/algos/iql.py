@@ -26,7 +26,7 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from orlkit.algos.base import Algorithm, DataSpec, polyak_update, to_floats
+from orlkit.algos.base import Algorithm, DataSpec, adam, polyak_update, to_floats
 from orlkit.data.dataset import Batch, TransitionDataset
 from orlkit.nets import mlp
 from orlkit.nets.ensemble import Critic
@@ -93,7 +93,7 @@ class IQL(Algorithm):
         self.actor = GaussianPolicy(spec.obs_dim, spec.action_dim, config.hidden).to(self.device)
         self.modules = {"critic": self.critic, "critic_target": self.critic_target, "value": self.value,
                         "actor": self.actor}
-        self.optimizers = {name: torch.optim.Adam(getattr(self, name).parameters(), lr=config.lr)
+        self.optimizers = {name: adam(getattr(self, name).parameters(), lr=config.lr)
                            for name in ("critic", "value", "actor")}
 
     def prepare_dataset(self, dataset: TransitionDataset) -> TransitionDataset:

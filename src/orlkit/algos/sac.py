@@ -19,7 +19,7 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from orlkit.algos.base import Algorithm, DataSpec, polyak_update, to_floats
+from orlkit.algos.base import Algorithm, DataSpec, adam, polyak_update, to_floats
 from orlkit.data.dataset import Batch
 from orlkit.nets.ensemble import Critic
 from orlkit.nets.policies import TanhGaussianPolicy
@@ -61,9 +61,9 @@ class SAC(Algorithm):
                                else -float(spec.action_dim))
         self.modules = {"critic": self.critic, "critic_target": self.critic_target, "actor": self.actor,
                         "alpha": self.alpha_holder}
-        self.optimizers = {"critic": torch.optim.Adam(self.critic.parameters(), lr=config.lr),
-                           "actor": torch.optim.Adam(self.actor.parameters(), lr=config.lr),
-                           "alpha": torch.optim.Adam([self.log_alpha], lr=config.lr)}
+        self.optimizers = {"critic": adam(self.critic.parameters(), lr=config.lr),
+                           "actor": adam(self.actor.parameters(), lr=config.lr),
+                           "alpha": adam([self.log_alpha], lr=config.lr)}
 
 
     def update(self, batch: Batch) -> dict[str, float]:

@@ -19,7 +19,7 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from orlkit.algos.base import Algorithm, DataSpec, polyak_update, to_floats
+from orlkit.algos.base import Algorithm, DataSpec, adam, polyak_update, to_floats
 from orlkit.data.dataset import Batch
 from orlkit.nets.ensemble import Critic
 from orlkit.nets.policies import DeterministicPolicy
@@ -63,8 +63,8 @@ class TD3BC(Algorithm):
         self.actor_stats.register_buffer("values", torch.zeros(3, device=self.device))
         self.modules = {"critic": self.critic, "critic_target": self.critic_target, "actor": self.actor,
                         "actor_target": self.actor_target, "actor_stats": self.actor_stats}
-        self.optimizers = {"critic": torch.optim.Adam(self.critic.parameters(), lr=config.lr),
-                           "actor": torch.optim.Adam(self.actor.parameters(), lr=config.lr)}
+        self.optimizers = {"critic": adam(self.critic.parameters(), lr=config.lr),
+                           "actor": adam(self.actor.parameters(), lr=config.lr)}
 
     def update(self, batch: Batch) -> dict[str, float]:
         cfg = self.config
