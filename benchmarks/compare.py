@@ -9,7 +9,9 @@ per run and nothing else competes for the cores. For each algorithm:
 
 - **speed**: gradient updates per second inside ``update()`` (batches sampled outside the timer;
   20 warm-up updates, then the median of 3 blocks), for orlkit fp32, orlkit bf16 and d3rlpy; and the
-  update's GEMM floor in fp32 and bf16 (benchmarks/floor.py), as "update time / floor".
+  update's GEMM floor in fp32 and bf16 (benchmarks/floor.py), as "update time / floor". d3rlpy's public
+  ``update(batch)`` takes NumPy arrays and converts them to tensors (and scales IQL's rewards) inside;
+  orlkit's sampler hands over tensors. Both are each library's own ``update`` as a user calls it.
 - **train** (per seed): end to end, what a user waits for: orlkit's ``train()`` (sampling, update,
   metrics log, TensorBoard, checkpoint, one evaluation episode at the end) and d3rlpy's ``fit()``
   (its default file logger, model saving each epoch, one evaluation episode after); peak resident
@@ -144,16 +146,20 @@ def speed_worker(task: dict[str, Any]) -> dict[str, Any]:
         sys.path.insert(0, str(HERE))
         from floor import gemm_floor, gemm_flops, record_gemms
 
-        batch = sampler.sample()
+        # a whole cycle of updates (TD3+BC's actor runs every policy_freq-th), floor and FLOPs per update
+        cycle = int(getattr(algo.config, "policy_freq", 1))
+        batches = [sampler.sample() for _ in range(cycle)]
 
-        def one_update() -> None:
-            with autocast(precision):
-                algo.update(batch)
+        def updates() -> None:
+            for b in batches:
+                with autocast(precision):
+                    algo.update(b)
 
-        calls = record_gemms(one_update)
-        out["gemm_calls"] = len(calls)
-        out["gflop_per_update"] = gemm_flops(calls) / 1e9
-        out["floor_s"] = {"fp32": gemm_floor(calls, torch.float32), "bf16": gemm_floor(calls, torch.bfloat16)}
+        calls = record_gemms(updates)
+        out["gemm_calls"] = len(calls) / cycle
+        out["gflop_per_update"] = gemm_flops(calls) / 1e9 / cycle
+        out["floor_s"] = {"fp32": gemm_floor(calls, torch.float32) / cycle,
+                          "bf16": gemm_floor(calls, torch.bfloat16) / cycle}
     else:
         from d3rlpy.algos.qlearning.base import build_scalers_with_transition_picker
 
@@ -197,14 +203,18 @@ def train_worker(task: dict[str, Any]) -> dict[str, Any]:
         load_checkpoint(latest_checkpoint(tmp / "run" / "checkpoints"), algo)
         act = lambda o: algo.act(o, deterministic=True)  # noqa: E731
     else:
+        import gc
+
         algo = d3rlpy_algo(task["algo"], seed)
+        t0 = time.perf_counter()  # the conversion to d3rlpy's dataset counts, as orlkit's data preparation does
         buffer = d3rlpy_dataset(ds)
-        t0 = time.perf_counter()
-        algo.fit(buffer, n_steps=n, n_steps_per_epoch=min(n, 10_000), show_progress=False,
+        del ds  # d3rlpy keeps its own copy (and no next_obs); do not count ours in its peak memory
+        gc.collect()
+        algo.fit(buffer, n_steps=n, n_steps_per_epoch=n, show_progress=False,
                  experiment_name=f"bench-{task['algo']}-{seed}", with_timestamp=False,
                  logger_adapter=__import__("d3rlpy").logging.FileAdapterFactory(root_dir=str(tmp / "d3rlpy_logs")))
         act = lambda o: algo.predict(o.astype(np.float32))  # noqa: E731  (a batch of observations)
-        evaluate(act, env_id, 1, 10_000 + seed)  # the end-to-end time includes one episode, as orlkit's does
+        evaluate(act, env_id, 1, 100_000 + 1_000 * seed)  # the end-to-end time includes one episode, as orlkit's
         wall = time.perf_counter() - t0
     res = evaluate(act, env_id, task["eval_episodes"], 100_000 + 1_000 * seed)
     score = normalized_score(env_id, res["return_mean"])
@@ -242,6 +252,8 @@ def summarise(results: dict[str, Any]) -> dict[str, Any]:
     rows = {}
     for algo, r in results["algos"].items():
         s = r["speed"]
+        if "orlkit-fp32" not in s:
+            raise SystemExit("the summary compares against orlkit fp32: include fp32 in --precision")
         row = {"orlkit_upd_s": s["orlkit-fp32"]["updates_per_sec"], "d3rlpy_upd_s": s["d3rlpy"]["updates_per_sec"]}
         row["update_ratio"] = row["orlkit_upd_s"] / row["d3rlpy_upd_s"]
         if "orlkit-bf16" in s:
@@ -281,7 +293,7 @@ def markdown(results: dict[str, Any]) -> str:
 
     head = ("| algorithm | orlkit upd/s in update (fp32 / bf16) | d3rlpy | ratio fp32 / bf16 | end to end orlkit "
             "fp32 / bf16 vs d3rlpy (upd/s) | ratio fp32 / bf16 | × fp32 floor | × bf16 floor (bf16 mode) |")
-    lines = [head, "|" + "---|" * 9]
+    lines = [head, "|" + "---|" * 8]
     for algo, r in rows.items():
         lines.append(
             f"| {algo} | {f(r['orlkit_upd_s'])} / {f(r.get('orlkit_bf16_upd_s'))} | {f(r['d3rlpy_upd_s'])} | "

@@ -1,8 +1,10 @@
 """The GEMM floor of one gradient update: the same matrix multiplications, same shapes, same order, bare.
 
 ``record_gemms(fn)`` runs ``fn()`` once under a ``TorchDispatchMode`` and lists every ``mm``, ``addmm``,
-``bmm`` and ``baddbmm`` that reached ATen, forward and backward (shapes and dtypes). ``gemm_floor``
-replays that list on random tensors in float32 or bfloat16 and returns the median seconds per replay:
+``bmm`` and ``baddbmm`` that reached ATen, forward and backward (their shapes). ``gemm_floor``
+replays that list on random contiguous tensors, all in float32 or all in bfloat16 (the bf16 floor
+also runs orlkit's float32 output layers in bf16, so it is slightly low), and returns the median
+seconds per replay:
 no Python, no autograd, no optimizer, no elementwise work. An update's time divided by its floor is
 how far the implementation is from what the matmuls alone cost on this CPU.
 """

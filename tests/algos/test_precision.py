@@ -44,3 +44,16 @@ def test_unknown_precision_is_refused_early():
     with pytest.raises(OrlkitError, match="unknown precision"):
         OnlineConfig("Pendulum-v1", precision="int8")
     assert cli.PRECISIONS == PRECISIONS  # the CLI's copy (it avoids importing torch for --help)
+
+
+def test_weights_changed_by_an_optimizer_step_are_seen_in_the_same_bf16_region():
+    """An update calls the critic again after the critic's step (actor loss): autocast must not reuse the
+    bf16 copy of the old weights."""
+    net = mlp(4, 1, (8,))
+    x = torch.randn(3, 4)
+    with autocast("bf16"):
+        before = net(x)
+        with torch.no_grad():
+            net[0].weight.add_(1.0)
+        after = net(x)
+    assert not torch.allclose(before, after)

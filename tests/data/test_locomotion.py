@@ -17,7 +17,7 @@ from orlkit.train.online import OnlineConfig, continuous_spec, train_online
 def tiny_behavior(tmp_path_factory):
     """A 300-step Hopper SAC run (32×32 nets) with snapshots every 100 steps, exported like the real ones."""
     root = tmp_path_factory.mktemp("behavior")
-    run = OnlineConfig("Hopper-v5", steps=300, start_steps=100, update_after=100, eval_every=0, eval_episodes=1,
+    run = OnlineConfig("Hopper-v5", steps=300, start_steps=50, update_after=50, eval_every=0, eval_episodes=1,
                        snapshot_every=100)
     algo = SAC(SACConfig(hidden=(32, 32), batch_size=32), continuous_spec("Hopper-v5"), seed=0)
     train_online(algo, run, root / "run", progress=False)
@@ -52,7 +52,7 @@ def _check_layout(ds, n):
 def test_export_writes_float16_actors_and_metadata(shipped):
     info = json.loads((shipped / "hopper.json").read_text())
     assert info["policies"] == ["medium", "expert", "replay_00"]
-    assert info["replay"] == {"policies": ["replay_00", "medium"], "steps": 200, "start_steps": 100}
+    assert info["replay"] == {"policies": ["replay_00", "medium"], "steps": 200, "start_steps": 50}
     assert info["hidden"] == [32, 32] and info["obs_dim"] == 11 and info["action_dim"] == 3
     from safetensors.torch import load_file
     tensors = load_file(str(shipped / "hopper.safetensors"))
@@ -89,8 +89,8 @@ def test_medium_expert_is_medium_then_expert(shipped):
 def test_medium_replay_starts_random_and_defaults_to_the_runs_length(shipped):
     ds = loco.make_locomotion_dataset("hopper", "medium-replay", seed=0, n_envs=2)
     _check_layout(ds, 200)  # the medium snapshot was taken at step 200
-    random_part = loco.make_locomotion_dataset("hopper", "random", seed=0, n_transitions=100, n_envs=2)
-    np.testing.assert_array_equal(ds.actions[:100], random_part.actions)  # the run's 100 random start steps
+    random_part = loco.make_locomotion_dataset("hopper", "random", seed=0, n_transitions=50, n_envs=2)
+    np.testing.assert_array_equal(ds.actions[:50], random_part.actions)  # the run's 50 random start steps
 
 
 def test_random_actions_cover_the_box(shipped):
@@ -133,6 +133,6 @@ def test_select_and_export_picks_expert_medium_and_replay(tiny_run, tmp_path):
     for name in ("medium", "expert"):
         assert info["returns"][name]["episodes"] >= 1 and np.isfinite(info["returns"][name]["mean"])
     (run / "eval.jsonl").write_text(json.dumps({"step": 100, "return_mean": 50.0}) + "\n"
-                                    + json.dumps({"step": 200, "return_mean": 5.0}) + "\n")
-    with pytest.raises(OrlkitError, match="the best snapshot is the first one"):
+                                    + json.dumps({"step": 200, "return_mean": 5.0}) + "\n")  # best comes first
+    with pytest.raises(OrlkitError, match="nothing can be medium"):
         loco.select_and_export(run, "hopper", out_dir=tmp_path / "out2")

@@ -4,8 +4,8 @@ Critic, per head i, with N samples from each of Unif[−1,1]^d, π(·|s) and π(
 
     penalty_i = log Σ_{j=1..3N} exp( Q_i(s, a_j) − log ρ(a_j) ) − E_D [ Q_i(s, a) ]
                 (ρ: the density each sample came from: 0.5^d, π(a|s), π(a'|s'), detached)
-    L_Q(θ)    = Σ_i [ ½·E_D (Q_i(s,a) − y)² + w·penalty_i ]      (fixed α = w), or with Lagrange:
-                Σ_i [ ½·E_D (Q_i − y)² + α'·(w·penalty_i − τ_gap) ],  α' ← argmax, clamped to [0, 1e6]
+    L_Q(θ)    = Σ_i [ E_D (Q_i(s,a) − y)² + w·penalty_i ]      (fixed α = w), or with Lagrange:
+                Σ_i [ E_D (Q_i − y)² + α'·(w·penalty_i − τ_gap) ],  α' ← argmax, clamped to [0, 1e6]
     y         = r + γ(1 − terminal)·min_i Q̄_i(s', a'), a' ~ π(·|s')      (deterministic backup)
 
 Actor (SAC, the lecture's θ ← θ + η∇E[Q̂(s, π_θ(s))]): E_s[α·log π(a|s) − min_i Q_i(s, a)], a ~ π;
@@ -15,7 +15,9 @@ Defaults from the official rlkit code (min_q_version 3) and REFERENCES.md: N = 1
 (Gym), twin critics, critic lr 3e-4, actor lr 1e-4, batch 256, γ 0.99, τ 0.005, automatic
 entropy tuning (target −|A|), 3×256 MLPs. Deviations: 2×256 MLPs by default (the benchmark
 size of this project; set ``hidden=256,256,256`` for the paper's); BC warm-up 0 by default
-(paper: 40k) so short runs train the real objective.
+(paper: 40k) so short runs train the real objective. The Bellman term is the plain mean squared
+error, as in the official code and d3rlpy; the paper writes ½·E(Q − y)², which would double the
+penalty's weight relative to it: w = 5 is the code's value for the code's form.
 """
 
 from __future__ import annotations
@@ -118,7 +120,7 @@ class CQL(Algorithm):
             next_q = self.critic_target(batch.next_obs, next_a).min(0).values  # (B,)
             target = batch.rewards + cfg.gamma * (1.0 - batch.terminals.float()) * next_q
         q_data = self.critic(batch.obs, batch.actions)  # (E, B)
-        bellman = 0.5 * (q_data - target.unsqueeze(0)).pow(2).mean(1).sum()
+        bellman = (q_data - target.unsqueeze(0)).pow(2).mean(1).sum()
         actions, log_density = self._proposals(batch.obs, batch.next_obs)
         penalty, m_cql = cql_penalty(self.critic(batch.obs, actions), log_density, q_data)
         if cfg.lagrange:

@@ -204,11 +204,14 @@ def export_behavior(run_dir: str | Path, env_key: str, medium_step: int, expert_
 
 def policy_returns(env_key: str, name: str, episodes: int = 10, seed: int = 0,
                    directory: Path | None = None) -> dict[str, float]:
-    """Mean and std of a shipped policy's episode return, actions sampled (as in the datasets)."""
+    """Mean and std of a shipped policy's return over ``episodes`` whole episodes, actions sampled
+    (as in the datasets)."""
+    from orlkit.train.evaluate import evaluate
+
     policy = sampling_policy(load_behavior_policy(env_key, name, directory))
-    returns = rollout(ENVS[env_key], [(policy, episodes * 1000)], seed, n_envs=min(episodes, 8)).episode_returns
-    whole = returns[:-1] if len(returns) > 1 else returns  # the last episode was cut to fit
-    return {"mean": float(np.mean(whole)), "std": float(np.std(whole)), "episodes": int(len(whole))}
+    generator = torch.Generator().manual_seed(seed)
+    res = evaluate(lambda obs: policy(obs.astype(np.float32), generator), ENVS[env_key], episodes, seed)
+    return {"mean": float(res["return_mean"]), "std": float(res["return_std"]), "episodes": episodes}
 
 
 def select_and_export(run_dir: str | Path, env_key: str, n_replay: int = 5, medium_fraction: float = 1 / 3,
@@ -227,13 +230,15 @@ def select_and_export(run_dir: str | Path, env_key: str, n_replay: int = 5, medi
     if len(evals) < 2:
         raise OrlkitError(f"{run_dir}: need at least two evaluated snapshots, found {len(evals)}")
     expert = max(evals, key=lambda e: e["return_mean"])
-    earlier = [e for e in evals if e["step"] < expert["step"]]
+    start_steps = int(json.loads((run_dir / "config.json").read_text())["start_steps"])
+    # snapshots from the random-action warm-up are policies that never acted in the run: not replay stages
+    earlier = [e for e in evals if start_steps < e["step"] < expert["step"]]
     if not earlier:
-        raise OrlkitError(f"{run_dir}: the best snapshot is the first one (step {expert['step']}); "
-                          "no earlier snapshot can be medium")
+        raise OrlkitError(f"{run_dir}: no snapshot after the random warm-up ({start_steps} steps) comes before the "
+                          f"best one (step {expert['step']}); nothing can be medium")
     target = medium_fraction * expert["return_mean"]
     medium = min(earlier, key=lambda e: abs(e["return_mean"] - target))
-    before = sorted(s for s in snaps if s < medium["step"])
+    before = sorted(s for s in snaps if start_steps < s < medium["step"])
     picks = [before[round(i * (len(before) - 1) / max(n_replay - 1, 1))] for i in range(n_replay)] if before else []
     replay_steps = sorted(set(picks))
     eval_returns = {"medium": medium["return_mean"], "expert": expert["return_mean"]}

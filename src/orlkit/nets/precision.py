@@ -31,7 +31,10 @@ def autocast(precision: str, device: torch.device | str = "cpu") -> contextlib.A
     """The context an update runs in: bf16 autocast for ``"bf16"``, nothing for ``"fp32"``."""
     if check_precision(precision) == "fp32":
         return contextlib.nullcontext()
-    return torch.autocast(torch.device(device).type, dtype=torch.bfloat16)
+    # cache_enabled=False: autocast would otherwise keep the bf16 copy of each weight for the whole region, and a
+    # network used again after its own optimizer step within one update (the critic in the actor loss) would be
+    # evaluated with its weights from before that step.
+    return torch.autocast(torch.device(device).type, dtype=torch.bfloat16, cache_enabled=False)
 
 
 class OutputLinear(nn.Linear):
