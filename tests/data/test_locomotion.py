@@ -136,3 +136,26 @@ def test_select_and_export_picks_expert_medium_and_replay(tiny_run, tmp_path):
                                     + json.dumps({"step": 200, "return_mean": 5.0}) + "\n")  # best comes first
     with pytest.raises(OrlkitError, match="nothing can be medium"):
         loco.select_and_export(run, "hopper", out_dir=tmp_path / "out2")
+
+
+def test_d4rl_hdf5_and_minari_locomotion_files_train_with_env(tmp_path, monkeypatch):
+    """A user's own D4RL-layout HDF5 (no next_observations, 0/1 float flags) or local Minari dataset of
+    Hopper trains with ``--dataset PATH --env Hopper-v5`` and is evaluated in that env."""
+    import h5py
+
+    from orlkit.cli import main
+    from orlkit.data.formats import save_minari
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    ds = loco.make_locomotion_dataset("hopper", "random", seed=0, n_transitions=600, n_envs=2)
+    with h5py.File("hopper-random-v2.hdf5", "w") as f:
+        f["observations"], f["actions"], f["rewards"] = ds.obs, ds.actions, ds.rewards
+        f["terminals"], f["timeouts"] = ds.terminals.astype(np.float32), ds.timeouts.astype(np.float32)
+    save_minari(ds, "orlkit-test/hopper-random-v0", env_id="Hopper-v5")
+    for i, source in enumerate(("hopper-random-v2.hdf5", "minari:orlkit-test/hopper-random-v0")):
+        out = tmp_path / f"run{i}"
+        assert main(["train", "bc", "--dataset", source, "--env", "Hopper-v5", "--steps", "20", "--eval-episodes",
+                     "1", "--no-tensorboard", "--quiet", "--out", str(out)]) == 0
+        row = json.loads((out / "eval.jsonl").read_text().splitlines()[-1])
+        assert row["step"] == 20 and np.isfinite(row["normalized_score"])
