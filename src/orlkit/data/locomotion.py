@@ -215,7 +215,7 @@ def policy_returns(env_key: str, name: str, episodes: int = 10, seed: int = 0,
 
 
 def select_and_export(run_dir: str | Path, env_key: str, n_replay: int = 5, medium_fraction: float = 1 / 3,
-                      out_dir: str | Path = BEHAVIOR_DIR) -> dict[str, Any]:
+                      out_dir: str | Path = BEHAVIOR_DIR, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """Choose the snapshots of an ``orlkit online sac --snapshot-every`` run and export them.
 
     expert: the snapshot with the best evaluation return (``eval.jsonl``, deterministic actions);
@@ -243,7 +243,7 @@ def select_and_export(run_dir: str | Path, env_key: str, n_replay: int = 5, medi
     replay_steps = sorted(set(picks))
     eval_returns = {"medium": medium["return_mean"], "expert": expert["return_mean"]}
     export_behavior(run_dir, env_key, medium["step"], expert["step"], replay_steps, returns={},
-                    extra={"eval_returns_deterministic": eval_returns}, out_dir=out_dir)
+                    extra={"eval_returns_deterministic": eval_returns, **(extra or {})}, out_dir=out_dir)
     from orlkit.train.io import write_json
 
     info = behavior_info(env_key, Path(out_dir))
