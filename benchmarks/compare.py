@@ -313,6 +313,19 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def updates_for(spec: str, algo: str) -> int:
+    """``--updates``: "" (defaults), "5000" (every algorithm) or "bc=5000,cql=1000" (the rest default)."""
+    if not spec.strip():
+        return DEFAULT_UPDATES[algo]
+    if "=" not in spec:
+        return int(spec)
+    pairs = dict(item.split("=", 1) for item in spec.split(",") if item.strip())
+    unknown = set(pairs) - set(ALGOS)
+    if unknown:
+        raise SystemExit(f"--updates names unknown algorithm(s) {sorted(unknown)}")
+    return int(pairs.get(algo, DEFAULT_UPDATES[algo]))
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--worker", help=argparse.SUPPRESS)
@@ -320,7 +333,8 @@ def main() -> None:
     p.add_argument("--dataset", default="hopper-medium", help="continuous-action dataset")
     p.add_argument("--discrete-dataset", default="cartpole-medium", help="dataset for discrete CQL")
     p.add_argument("--seeds", type=int, default=3)
-    p.add_argument("--updates", type=int, default=0, help="updates per training run (0: per-algorithm defaults)")
+    p.add_argument("--updates", default="", help="updates per training run: N for all, or ALGO=N,... "
+                   f"(default {DEFAULT_UPDATES})")
     p.add_argument("--timing-updates", type=int, default=100, help="updates per timed block (speed phase)")
     p.add_argument("--eval-episodes", type=int, default=10)
     p.add_argument("--precision", default="fp32,bf16", help="orlkit precisions to run")
@@ -353,7 +367,7 @@ def main() -> None:
         load_data(name)  # make and cache once, outside any timing
     for algo in algos:
         dataset = args.discrete_dataset if algo == "cql-discrete" else args.dataset
-        updates = args.updates or DEFAULT_UPDATES[algo]
+        updates = updates_for(args.updates, algo)
         entry: dict[str, Any] = {"dataset": dataset, "updates": updates, "speed": {}, "train": {}}
         base = {"algo": algo, "dataset": dataset, "timing_updates": args.timing_updates,
                 "eval_episodes": args.eval_episodes}
