@@ -12,7 +12,9 @@ def _label(run_dir: Path) -> str:
     import json
 
     config = json.loads((run_dir / "config.json").read_text())
-    return f"{config['algo']} (seed {config['seed']})"
+    dataset = Path(str(config.get("dataset", ""))).stem
+    on = f" on {dataset}" if dataset else ""
+    return f"{config['algo']}{on} (seed {config['seed']})"
 
 
 def plot_runs(run_dirs: list[str | Path], out: str | Path) -> list[Path]:
