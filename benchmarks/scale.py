@@ -1,5 +1,6 @@
 """Dataset scale: load time of a 1M-transition dataset per file format, memory against the raw arrays,
-and the cost of sampling a batch as the dataset grows.
+and the cost of sampling a batch as the dataset grows. "memory" is the growth of resident memory
+from before the load to after it with the dataset and its sampler alive.
 
     python benchmarks/scale.py [--n 1000000] [--out benchmarks/results/scale-DATE]
 
@@ -44,14 +45,21 @@ def load_worker(path: str) -> dict:
 
     from orlkit.data.formats import load_dataset_file
 
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before = rss_mb()
     t0 = time.perf_counter()
     ds = load_dataset_file(path)
     load_s = time.perf_counter() - t0
     sampler = ds.sampler(256, seed=0)
     sampler.sample()
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"load_s": load_s, "rss_increase_mb": (after - before) / 1024, "raw_mb": raw_bytes(ds) / 2**20}
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"load_s": load_s, "rss_increase_mb": rss_mb() - before, "peak_rss_mb": peak,
+            "raw_mb": raw_bytes(ds) / 2**20}
+
+
+def rss_mb() -> float:
+    """This process's resident memory now (Linux)."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def sample_cost(ds, batches: int = 2000) -> float:
