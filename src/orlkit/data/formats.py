@@ -407,6 +407,8 @@ def _read_parquet(path: Path, source: str) -> tuple[Columns, dict[str, Any], Col
     extras = {name: _arrow_to_numpy(table.column(key), name, source)
               for name, key in _extra_keys(table.column_names).items()}
     schema_meta = table.schema.metadata or {}
+    del table  # the columns are NumPy copies now; hand Arrow's buffers back to the OS (mimalloc keeps them)
+    pa.default_memory_pool().release_unused()
     meta = _parse_meta(schema_meta[_PARQUET_META_KEY], source) if _PARQUET_META_KEY in schema_meta else {}
     if "obs_shape" in meta and len(columns["obs"]):
         shape = meta["obs_shape"]
