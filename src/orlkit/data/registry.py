@@ -79,7 +79,8 @@ def _register_builtins() -> None:
             register(DatasetMaker(
                 f"{env_key}-{quality}", env_id,
                 f"{env_id}, D4RL-style {quality} from orlkit's SAC behavior policies, {size} transitions",
-                lambda seed, env_key=env_key, quality=quality: make_locomotion_dataset(env_key, quality, seed)))
+                lambda seed, env_key=env_key, quality=quality: make_locomotion_dataset(env_key, quality, seed),
+                version=2))  # 2: behavior policies re-exported at 150k env steps
 
 
 def dataset_names() -> list[str]:
