@@ -111,7 +111,7 @@ def d3rlpy_algo(algo: str, seed: int):
 
 # ---------------------------------------------------------------------------------------------- workers
 def median_rate(step, n: int) -> float:
-    """Updates per second inside ``step(i)`` timed alone: median of 3 blocks of ``n``."""
+    """Updates per second from ``step()`` (it returns the seconds of one timed update): median of 3 blocks."""
     rates = []
     for _ in range(3):
         spent = 0.0
