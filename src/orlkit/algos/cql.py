@@ -105,11 +105,10 @@ class CQL(Algorithm):
         with torch.no_grad():
             uniform = torch.rand((b, n, d), generator=self.generator, device=self.device) * 2 - 1
             log_uniform = torch.full((b, n), d * math.log(0.5), device=self.device)
-            rep = lambda x: x.repeat_interleave(n, 0)  # (B·N, obs)  # noqa: E731
-            a_cur, logp_cur = self.actor.sample(rep(obs), self.generator)
-            a_next, logp_next = self.actor.sample(rep(next_obs), self.generator)
-        actions = torch.cat([uniform, a_cur.view(b, n, d), a_next.view(b, n, d)], 1)  # (B, 3N, d)
-        log_density = torch.cat([log_uniform, logp_cur.view(b, n), logp_next.view(b, n)], 1)  # (B, 3N)
+            # π(·|s) and π(·|s′) from one forward pass of the 2B states, N samples each
+            a_pi, logp_pi = self.actor.sample(torch.cat([obs, next_obs]), self.generator, n)  # (2B, N, d), (2B, N)
+        actions = torch.cat([uniform, a_pi[:b], a_pi[b:]], 1)  # (B, 3N, d)
+        log_density = torch.cat([log_uniform, logp_pi[:b], logp_pi[b:]], 1)  # (B, 3N)
         return actions, log_density
 
     def update(self, batch: Batch) -> dict[str, float]:

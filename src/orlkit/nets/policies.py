@@ -24,9 +24,13 @@ class TanhGaussianPolicy(nn.Module):
         mean, log_std = self.net(obs).chunk(2, -1)
         return mean, log_std.clamp(LOG_STD_MIN, LOG_STD_MAX).exp()
 
-    def sample(self, obs: torch.Tensor, generator: torch.Generator | None = None
+    def sample(self, obs: torch.Tensor, generator: torch.Generator | None = None, n: int | None = None
                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One action per state, (B, d) and (B,); with ``n``, n actions per state from one forward pass,
+        (B, n, d) and (B, n)."""
         mean, std = self._dist(obs)
+        if n is not None:
+            mean, std = (x.unsqueeze(1).expand(-1, n, -1) for x in (mean, std))
         noise = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
         u = mean + std * noise
         a = torch.tanh(u)

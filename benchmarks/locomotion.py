@@ -1,0 +1,196 @@
+"""BC, IQL and CQL on the locally made locomotion datasets: several seeds, learning curves, one table.
+
+    python benchmarks/locomotion.py                      # BC, IQL, CQL x hopper/halfcheetah/walker2d-medium x 3 seeds
+    python benchmarks/locomotion.py --steps 20000        # later: continue the same runs to 20k updates
+    python benchmarks/locomotion.py --report-only        # rebuild the table and figure from the run folders
+
+Every (algorithm, dataset, seed) is one ``orlkit train ... --resume`` subprocess into
+``RUNS/ALGO-DATASET-seedS``; ``--jobs`` of them run at once with ``--threads`` threads each (on 2
+cores: 2 jobs x 1 thread). A run already at ``--steps`` is skipped and a shorter one is continued
+from its last checkpoint, so the command can be stopped and started again, and raised to more
+updates later. All algorithms get the same number of updates and their default hyperparameters.
+
+Scores are D4RL-normalized (100 = D4RL's expert reference return, 0 = random) from the runs'
+evaluations (``--eval-episodes`` episodes with the deterministic policy every ``--eval-every``
+updates). Writes ``OUT.json``, ``OUT.md`` and ``OUT.png`` (mean normalized score vs updates, the
+band is ± one std over seeds). Default OUT: ``benchmarks/results/locomotion-DATE``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+ALGOS = ("bc", "iql", "cql-continuous")
+DATASETS = ("hopper-medium", "halfcheetah-medium", "walker2d-medium")
+
+
+def run_dir(runs: Path, algo: str, dataset: str, seed: int) -> Path:
+    return runs / f"{algo}-{dataset}-seed{seed}"
+
+
+def reached(path: Path) -> int:
+    """The last evaluated step of a run folder (0 if none)."""
+    f = path / "eval.jsonl"
+    if not f.exists():
+        return 0
+    rows = [json.loads(line) for line in f.read_text().splitlines() if line.strip()]
+    return max((r["step"] for r in rows), default=0)
+
+
+def train_one(job: tuple[str, str, int], args: argparse.Namespace) -> str:
+    algo, dataset, seed = job
+    out = run_dir(args.runs, algo, dataset, seed)
+    if reached(out) >= args.steps:
+        return f"{out.name}: already at {args.steps}"
+    cmd = [str(Path(sys.executable).parent / "orlkit"), "train", algo, "--dataset", dataset, "--seed", str(seed),
+           "--steps", str(args.steps), "--eval-every", str(args.eval_every), "--eval-episodes",
+           str(args.eval_episodes), "--out", str(out), "--no-tensorboard", "--quiet"]
+    if (out / "config.json").exists():
+        cmd.append("--resume")
+    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads)}
+    t0 = time.perf_counter()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(args.runs / f"{out.name}.log", "a") as log:
+        rc = subprocess.run(cmd, env=env, stdout=log, stderr=subprocess.STDOUT).returncode
+    status = "done" if rc == 0 else f"FAILED (exit {rc}, see {out.name}.log)"
+    return f"{out.name}: {status} in {time.perf_counter() - t0:.0f} s"
+
+
+def behavior_score(dataset: str) -> float:
+    """D4RL-normalized mean episode return of the dataset itself."""
+    from orlkit.data.registry import make_dataset
+    from orlkit.envs.make import normalized_score
+
+    ds = make_dataset(dataset)
+    return float(normalized_score(ds.meta["env_id"], float(np.mean(ds.episode_returns))))
+
+
+def collect(args: argparse.Namespace) -> dict[str, Any]:
+    """Curves and final scores from the run folders (only runs that reached ``--steps``)."""
+    results: dict[str, Any] = {
+        "date": datetime.date.today().isoformat(), "steps": args.steps, "eval_every": args.eval_every,
+        "eval_episodes": args.eval_episodes, "seeds": args.seeds, "machine": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(), "jobs": args.jobs, "threads_per_job": args.threads, "datasets": {}}
+    for dataset in args.datasets:
+        entry: dict[str, Any] = {"behavior_score": behavior_score(dataset), "algorithms": {}}
+        for algo in args.algos:
+            curves, finals, speeds = [], [], []
+            for seed in args.seeds:
+                out = run_dir(args.runs, algo, dataset, seed)
+                if reached(out) < args.steps:
+                    continue
+                rows = [json.loads(x) for x in (out / "eval.jsonl").read_text().splitlines() if x.strip()]
+                rows = [r for r in rows if r["step"] <= args.steps]
+                curves.append({"seed": seed, "steps": [r["step"] for r in rows],
+                               "scores": [r["normalized_score"] for r in rows]})
+                finals.append(rows[-1]["normalized_score"])
+                summary = json.loads((out / "summary.json").read_text())
+                speeds.append(summary["updates_per_sec"])
+            if finals:
+                entry["algorithms"][algo] = {
+                    "score_mean": float(np.mean(finals)), "score_std": float(np.std(finals)), "per_seed": finals,
+                    "seeds_done": len(finals), "updates_per_sec_median": float(np.median(speeds)), "curves": curves}
+        results["datasets"][dataset] = entry
+    return results
+
+
+def table(results: dict[str, Any]) -> str:
+    algos = sorted({a for e in results["datasets"].values() for a in e["algorithms"]},
+                   key=lambda a: ALGOS.index(a) if a in ALGOS else len(ALGOS))
+    head = ["dataset", "behavior data", *algos, *[f"{a} beats BC" for a in algos if a != "bc"]]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for dataset, entry in results["datasets"].items():
+        algs = entry["algorithms"]
+        cells = [dataset, f"{entry['behavior_score']:.1f}"]
+        for a in algos:
+            r = algs.get(a)
+            cells.append(f"{r['score_mean']:.1f} ± {r['score_std']:.1f} ({r['seeds_done']} seeds)" if r else "—")
+        for a in algos:
+            if a == "bc":
+                continue
+            r, bc = algs.get(a), algs.get("bc")
+            cells.append(("yes" if r["score_mean"] > bc["score_mean"] else "no") if r and bc else "—")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + (
+        f"\n\nD4RL-normalized score of the final policy after {results['steps']} updates, mean ± std over seeds; "
+        f"{results['eval_episodes']} evaluation episodes per seed (deterministic actions). Behavior data: the "
+        f"dataset's own mean episode return. {results['date']}, {results['cpus']} CPU cores, "
+        f"{results['jobs']} runs at once x {results['threads_per_job']} thread(s).")
+
+
+def plot(results: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(results["datasets"])
+    fig, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.6), squeeze=False)
+    for ax, dataset in zip(axes[0], names, strict=True):
+        entry = results["datasets"][dataset]
+        for i, (algo, r) in enumerate(entry["algorithms"].items()):
+            common = sorted(set.intersection(*(set(c["steps"]) for c in r["curves"])))
+            table_ = np.array([[dict(zip(c["steps"], c["scores"], strict=True))[s] for s in common]
+                               for c in r["curves"]])
+            mean, std = table_.mean(0), table_.std(0)
+            ax.plot(common, mean, marker="o", ms=3, color=f"C{i}", label=f"{algo} ({len(r['curves'])} seeds)")
+            ax.fill_between(common, mean - std, mean + std, color=f"C{i}", alpha=0.2)
+        ax.axhline(entry["behavior_score"], color="gray", linestyle="--", label="behavior data")
+        ax.set(title=dataset, xlabel="gradient updates", ylabel="D4RL-normalized score")
+        ax.legend(fontsize=7)
+    fig.suptitle(f"orlkit on locally made locomotion data, {results['date']} (mean ± std over seeds)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--algos", default=",".join(ALGOS))
+    p.add_argument("--datasets", default=",".join(DATASETS))
+    p.add_argument("--seeds", default="0,1,2")
+    p.add_argument("--steps", type=int, default=10_000)
+    p.add_argument("--eval-every", type=int, default=2_000)
+    p.add_argument("--eval-episodes", type=int, default=10)
+    p.add_argument("--jobs", type=int, default=2)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--runs", type=Path, default=Path("runs/locomotion"))
+    p.add_argument("--out", type=Path, default=HERE / "results" / f"locomotion-{datetime.date.today().isoformat()}")
+    p.add_argument("--report-only", action="store_true")
+    args = p.parse_args()
+    args.algos = args.algos.split(",")
+    args.datasets = args.datasets.split(",")
+    args.seeds = [int(s) for s in args.seeds.split(",")]
+    if not args.report_only:
+        for dataset in args.datasets:  # make (or read) each dataset once, before the runs need it
+            from orlkit.data.registry import make_dataset
+
+            make_dataset(dataset)
+        # seed-major, so an interrupted grid has whole seeds
+        jobs = [(a, d, s) for s in args.seeds for a in args.algos for d in args.datasets]
+        with ThreadPoolExecutor(args.jobs) as pool:
+            for line in pool.map(lambda j: train_one(j, args), jobs):
+                print(line, flush=True)
+    results = collect(args)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.with_suffix(".json").write_text(json.dumps(results, indent=1))
+    args.out.with_suffix(".md").write_text(table(results) + "\n")
+    plot(results, args.out.with_suffix(".png"))
+    print(table(results))
+
+
+if __name__ == "__main__":
+    main()
