@@ -159,3 +159,17 @@ def test_d4rl_hdf5_and_minari_locomotion_files_train_with_env(tmp_path, monkeypa
                      "1", "--no-tensorboard", "--quiet", "--out", str(out)]) == 0
         row = json.loads((out / "eval.jsonl").read_text().splitlines()[-1])
         assert row["step"] == 20 and np.isfinite(row["normalized_score"])
+
+
+def test_mujoco_warnings_go_to_python_warnings_not_a_log_file(tmp_path, monkeypatch):
+    # gymnasium's half_cheetah.xml makes MuJoCo >= 3.3 warn on every load; by default MuJoCo also
+    # appends the warning to MUJOCO_LOG.TXT in the working directory
+    import warnings
+
+    from orlkit.envs.make import make_env
+
+    monkeypatch.chdir(tmp_path)
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        make_env("HalfCheetah-v5").close()
+    assert not (tmp_path / "MUJOCO_LOG.TXT").exists()

@@ -27,6 +27,20 @@ REFERENCE_RETURNS: dict[str, tuple[float, float]] = {
 }
 
 
+def _route_mujoco_warnings() -> None:
+    """Send MuJoCo's warnings to Python's ``warnings`` (shown once per message) instead of its default, which
+    also appends them to ``MUJOCO_LOG.TXT`` in the working directory (gymnasium's half_cheetah.xml triggers a
+    deprecation warning on every load with MuJoCo >= 3.3). A handler someone else installed is left alone."""
+    try:
+        import mujoco
+    except ImportError:
+        return
+    if mujoco.get_mju_user_warning() is None:
+        import warnings
+
+        mujoco.set_mju_user_warning(lambda msg: warnings.warn(f"MuJoCo: {msg}", RuntimeWarning, stacklevel=1))
+
+
 def make_env(env_id: str, env_kwargs: dict[str, Any] | None = None, render_mode: str | None = None) -> gym.Env:
     """``gymnasium.make`` with orlkit's environments registered and a clear error for unknown ids.
 
@@ -35,6 +49,8 @@ def make_env(env_id: str, env_kwargs: dict[str, Any] | None = None, render_mode:
     """
     import orlkit.envs  # noqa: F401  (registers orlkit/... ids)
 
+    if env_id in gym.registry and str(gym.registry[env_id].entry_point).startswith("gymnasium.envs.mujoco"):
+        _route_mujoco_warnings()
     try:
         env = gym.make(env_id, render_mode=render_mode, **(env_kwargs or {}))
     except gym.error.Error as e:

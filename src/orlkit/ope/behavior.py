@@ -21,6 +21,7 @@ import torch.nn.functional as F
 
 from orlkit.data.dataset import TransitionDataset
 from orlkit.nets import mlp
+from orlkit.nets.optim import adam
 
 MIN_PROPENSITY = 1e-3  # estimated μ(a|s) is clipped to at least this
 
@@ -44,7 +45,7 @@ def fit_behavior_policy(dataset: TransitionDataset, hidden: Sequence[int] = (64,
     with torch.random.fork_rng(devices=[]):  # initialisation from ``seed``; the global RNG is left alone
         torch.manual_seed(seed)
         net = mlp(obs.shape[1], dataset.n_actions, hidden).to(device)
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    opt = adam(net.parameters(), lr=lr)
     generator = torch.Generator(device=device).manual_seed(seed)
     for _ in range(steps):
         idx = torch.randint(0, len(obs), (batch_size,), generator=generator, device=device)  # (B,)

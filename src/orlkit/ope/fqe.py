@@ -27,6 +27,7 @@ import torch.nn.functional as F
 
 from orlkit.data.dataset import TransitionDataset
 from orlkit.nets import mlp
+from orlkit.nets.optim import adam
 from orlkit.ope.common import Policy, check_discrete, check_gamma, policy_probs
 
 
@@ -80,7 +81,7 @@ def fqe(dataset: TransitionDataset, pi: Policy, gamma: float, steps: int = 5000,
         torch.manual_seed(seed)
         q = mlp(obs.shape[1], n_actions, hidden).to(device)
     q_target = copy.deepcopy(q).requires_grad_(False)
-    opt = torch.optim.Adam(q.parameters(), lr=lr)
+    opt = adam(q.parameters(), lr=lr)
     generator = torch.Generator(device=device).manual_seed(seed)
     recent: list[torch.Tensor] = []
     for step in range(1, steps + 1):

@@ -55,6 +55,7 @@ from torch import nn
 
 from orlkit.errors import OrlkitError
 from orlkit.nets.mlp import mlp
+from orlkit.nets.optim import adam
 from orlkit.rewards.base import (
     load_optimizer,
     module_tensors,
@@ -122,7 +123,7 @@ class _Discriminator:
             torch.manual_seed(config.seed)
             self.modules: dict[str, nn.Module] = {k: m.to(self.device) for k, m in self._build().items()}
         params = [p for m in self.modules.values() for p in m.parameters()]
-        self.optimizer = torch.optim.Adam(params, lr=config.lr)
+        self.optimizer = adam(params, lr=config.lr)
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(config.seed + 1)
         self.n_updates = 0

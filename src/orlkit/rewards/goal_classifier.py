@@ -63,6 +63,7 @@ from torch import nn
 
 from orlkit.errors import OrlkitError
 from orlkit.nets.mlp import mlp
+from orlkit.nets.optim import adam
 from orlkit.rewards.base import (
     load_optimizer,
     module_tensors,
@@ -250,7 +251,7 @@ class GoalClassifier:
         with torch.random.fork_rng(devices=[]):  # seeded initialisation without touching the global RNG
             torch.manual_seed(config.seed)
             self.net: nn.Module = mlp(obs_dim, 1, config.hidden).to(self.device)
-        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        self.optimizer = adam(self.net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         self.rng = np.random.default_rng(config.seed)  # batches and mixup's λ
         self.sampler = BalancedSampler(obs_dim, self.rng)
         self.n_updates = 0  # gradient steps taken

@@ -53,6 +53,7 @@ from safetensors.torch import save_file
 
 from orlkit.errors import OrlkitError
 from orlkit.nets.ensemble import EnsembleMLP
+from orlkit.nets.optim import adam
 from orlkit.train.checkpoint import FORMAT_VERSION, read_checkpoint
 from orlkit.train.io import atomic_write, write_json
 
@@ -184,7 +185,7 @@ class PreferenceRewardModel:
         with torch.random.fork_rng(devices=[]):  # seeded initialisation, global RNG untouched
             torch.manual_seed(config.seed)
             self.net = EnsembleMLP(config.ensemble_size, in_dim, 1, config.hidden).to(self.device)
-        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        self.optimizer = adam(self.net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         self.generator = torch.Generator()  # CPU: the same bootstrap draws on every device
         self.generator.manual_seed(config.seed + 1)
         E = config.ensemble_size

@@ -10,11 +10,20 @@ from pathlib import Path
 from typing import Any
 
 
+def _new_file_mode() -> int:
+    """The mode ``open()`` gives a new file: 0o666 less the process umask."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def atomic_write(path: str | Path, write: Callable[[str], None]) -> Path:
-    """Call ``write(tmp_path)`` for a temp file beside ``path``, then rename it onto ``path``."""
+    """Call ``write(tmp_path)`` for a temp file beside ``path``, then rename it onto ``path``.
+    The file gets the permissions a plainly created file would (mkstemp's are owner-only)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.fchmod(fd, _new_file_mode())
     os.close(fd)
     try:
         write(tmp)
