@@ -3,6 +3,7 @@
     python benchmarks/locomotion.py                      # BC, IQL, CQL x hopper/halfcheetah/walker2d-medium x 3 seeds
     python benchmarks/locomotion.py --steps 20000        # later: continue the same runs to 20k updates
     python benchmarks/locomotion.py --report-only        # rebuild the table and figure from the run folders
+    python benchmarks/locomotion.py --algos iql,cql-continuous --datasets hopper-medium --precisions fp32,bf16
 
 Every (algorithm, dataset, seed) is one ``orlkit train ... --resume`` subprocess into
 ``RUNS/ALGO-DATASET-seedS``; ``--jobs`` of them run at once with ``--threads`` threads each (on 2
@@ -37,8 +38,12 @@ ALGOS = ("bc", "iql", "cql-continuous")
 DATASETS = ("hopper-medium", "halfcheetah-medium", "walker2d-medium")
 
 
-def run_dir(runs: Path, algo: str, dataset: str, seed: int) -> Path:
-    return runs / f"{algo}-{dataset}-seed{seed}"
+def run_dir(runs: Path, algo: str, dataset: str, seed: int, precision: str = "fp32") -> Path:
+    return runs / (f"{algo}-{dataset}-seed{seed}" + ("" if precision == "fp32" else f"-{precision}"))
+
+
+def label(algo: str, precision: str) -> str:
+    return algo if precision == "fp32" else f"{algo} ({precision})"
 
 
 def reached(path: Path) -> int:
@@ -50,14 +55,14 @@ def reached(path: Path) -> int:
     return max((r["step"] for r in rows), default=0)
 
 
-def train_one(job: tuple[str, str, int], args: argparse.Namespace) -> str:
-    algo, dataset, seed = job
-    out = run_dir(args.runs, algo, dataset, seed)
+def train_one(job: tuple[str, str, int, str], args: argparse.Namespace) -> str:
+    algo, dataset, seed, precision = job
+    out = run_dir(args.runs, algo, dataset, seed, precision)
     if reached(out) >= args.steps:
         return f"{out.name}: already at {args.steps}"
     cmd = [str(Path(sys.executable).parent / "orlkit"), "train", algo, "--dataset", dataset, "--seed", str(seed),
            "--steps", str(args.steps), "--eval-every", str(args.eval_every), "--eval-episodes",
-           str(args.eval_episodes), "--out", str(out), "--no-tensorboard", "--quiet"]
+           str(args.eval_episodes), "--out", str(out), "--precision", precision, "--no-tensorboard", "--quiet"]
     if (out / "config.json").exists():
         cmd.append("--resume")
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads)}
@@ -82,14 +87,15 @@ def collect(args: argparse.Namespace) -> dict[str, Any]:
     """Curves and final scores from the run folders (only runs that reached ``--steps``)."""
     results: dict[str, Any] = {
         "date": datetime.date.today().isoformat(), "steps": args.steps, "eval_every": args.eval_every,
-        "eval_episodes": args.eval_episodes, "seeds": args.seeds, "machine": platform.processor() or platform.machine(),
+        "eval_episodes": args.eval_episodes, "seeds": args.seeds, "precisions": args.precisions,
+        "machine": platform.processor() or platform.machine(),
         "cpus": os.cpu_count(), "jobs": args.jobs, "threads_per_job": args.threads, "datasets": {}}
     for dataset in args.datasets:
         entry: dict[str, Any] = {"behavior_score": behavior_score(dataset), "algorithms": {}}
-        for algo in args.algos:
+        for algo, precision in [(a, p) for a in args.algos for p in args.precisions]:
             curves, finals, speeds = [], [], []
             for seed in args.seeds:
-                out = run_dir(args.runs, algo, dataset, seed)
+                out = run_dir(args.runs, algo, dataset, seed, precision)
                 if reached(out) < args.steps:
                     continue
                 rows = [json.loads(x) for x in (out / "eval.jsonl").read_text().splitlines() if x.strip()]
@@ -100,16 +106,22 @@ def collect(args: argparse.Namespace) -> dict[str, Any]:
                 summary = json.loads((out / "summary.json").read_text())
                 speeds.append(summary["updates_per_sec"])
             if finals:
-                entry["algorithms"][algo] = {
+                entry["algorithms"][label(algo, precision)] = {
                     "score_mean": float(np.mean(finals)), "score_std": float(np.std(finals)), "per_seed": finals,
                     "seeds_done": len(finals), "updates_per_sec_median": float(np.median(speeds)), "curves": curves}
         results["datasets"][dataset] = entry
     return results
 
 
+def beats(r: dict[str, Any], bc: dict[str, Any]) -> str:
+    """"yes"/"no" on the means; "(within spread)" when the gap is smaller than the larger seed std."""
+    gap = r["score_mean"] - bc["score_mean"]
+    return ("yes" if gap > 0 else "no") + (" (within spread)" if abs(gap) < max(r["score_std"], bc["score_std"]) else "")
+
+
 def table(results: dict[str, Any]) -> str:
     algos = sorted({a for e in results["datasets"].values() for a in e["algorithms"]},
-                   key=lambda a: ALGOS.index(a) if a in ALGOS else len(ALGOS))
+                   key=lambda a: (ALGOS.index(a.split()[0]) if a.split()[0] in ALGOS else len(ALGOS), a))
     head = ["dataset", "behavior data", *algos, *[f"{a} beats BC" for a in algos if a != "bc"]]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for dataset, entry in results["datasets"].items():
@@ -122,7 +134,7 @@ def table(results: dict[str, Any]) -> str:
             if a == "bc":
                 continue
             r, bc = algs.get(a), algs.get("bc")
-            cells.append(("yes" if r["score_mean"] > bc["score_mean"] else "no") if r and bc else "—")
+            cells.append(beats(r, bc) if r and bc else "—")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + (
         f"\n\nD4RL-normalized score of the final policy after {results['steps']} updates, mean ± std over seeds; "
@@ -167,6 +179,7 @@ def main() -> None:
     p.add_argument("--eval-episodes", type=int, default=10)
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--precisions", default="fp32", help="comma-separated: fp32, bf16 (orlkit train --precision)")
     p.add_argument("--runs", type=Path, default=Path("runs/locomotion"))
     p.add_argument("--out", type=Path, default=HERE / "results" / f"locomotion-{datetime.date.today().isoformat()}")
     p.add_argument("--report-only", action="store_true")
@@ -174,13 +187,14 @@ def main() -> None:
     args.algos = args.algos.split(",")
     args.datasets = args.datasets.split(",")
     args.seeds = [int(s) for s in args.seeds.split(",")]
+    args.precisions = args.precisions.split(",")
     if not args.report_only:
         for dataset in args.datasets:  # make (or read) each dataset once, before the runs need it
             from orlkit.data.registry import make_dataset
 
             make_dataset(dataset)
         # seed-major, so an interrupted grid has whole seeds
-        jobs = [(a, d, s) for s in args.seeds for a in args.algos for d in args.datasets]
+        jobs = [(a, d, s, p) for s in args.seeds for p in args.precisions for a in args.algos for d in args.datasets]
         with ThreadPoolExecutor(args.jobs) as pool:
             for line in pool.map(lambda j: train_one(j, args), jobs):
                 print(line, flush=True)
