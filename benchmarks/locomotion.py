@@ -116,7 +116,8 @@ def collect(args: argparse.Namespace) -> dict[str, Any]:
 def beats(r: dict[str, Any], bc: dict[str, Any]) -> str:
     """"yes"/"no" on the means; "(within spread)" when the gap is smaller than the larger seed std."""
     gap = r["score_mean"] - bc["score_mean"]
-    return ("yes" if gap > 0 else "no") + (" (within spread)" if abs(gap) < max(r["score_std"], bc["score_std"]) else "")
+    within = abs(gap) < max(r["score_std"], bc["score_std"])
+    return ("yes" if gap > 0 else "no") + (" (within spread)" if within else "")
 
 
 def table(results: dict[str, Any]) -> str:
