@@ -47,12 +47,10 @@ def label(algo: str, precision: str) -> str:
 
 
 def reached(path: Path) -> int:
-    """The last evaluated step of a run folder (0 if none)."""
-    f = path / "eval.jsonl"
-    if not f.exists():
-        return 0
-    rows = [json.loads(line) for line in f.read_text().splitlines() if line.strip()]
-    return max((r["step"] for r in rows), default=0)
+    """The step count of a run folder's ``summary.json`` (written last, after the final evaluation and
+    checkpoint), or 0: a run killed in between is continued, not taken as done."""
+    f = path / "summary.json"
+    return int(json.loads(f.read_text())["steps"]) if f.exists() else 0
 
 
 def train_one(job: tuple[str, str, int, str], args: argparse.Namespace) -> str:
@@ -89,7 +87,8 @@ def collect(args: argparse.Namespace) -> dict[str, Any]:
         "date": datetime.date.today().isoformat(), "steps": args.steps, "eval_every": args.eval_every,
         "eval_episodes": args.eval_episodes, "seeds": args.seeds, "precisions": args.precisions,
         "machine": platform.processor() or platform.machine(),
-        "cpus": os.cpu_count(), "jobs": args.jobs, "threads_per_job": args.threads, "datasets": {}}
+        "cpus": os.cpu_count(), "jobs": args.jobs, "threads_per_job": args.threads, "datasets": {},
+        "run_settings": set()}
     for dataset in args.datasets:
         entry: dict[str, Any] = {"behavior_score": behavior_score(dataset), "algorithms": {}}
         for algo, precision in [(a, p) for a in args.algos for p in args.precisions]:
@@ -104,18 +103,28 @@ def collect(args: argparse.Namespace) -> dict[str, Any]:
                                "scores": [r["normalized_score"] for r in rows]})
                 finals.append(rows[-1]["normalized_score"])
                 summary = json.loads((out / "summary.json").read_text())
+                config = json.loads((out / "config.json").read_text())  # a resumed run keeps its own settings
+                results["run_settings"].add((config["eval_every"], config["eval_episodes"]))
                 speeds.append(summary["updates_per_sec"])
             if finals:
                 entry["algorithms"][label(algo, precision)] = {
                     "score_mean": float(np.mean(finals)), "score_std": float(np.std(finals)), "per_seed": finals,
                     "seeds_done": len(finals), "updates_per_sec_median": float(np.median(speeds)), "curves": curves}
         results["datasets"][dataset] = entry
+    settings = results.pop("run_settings")
+    if len(settings) == 1:
+        results["eval_every"], results["eval_episodes"] = settings.pop()
+    elif settings:
+        mixed = "mixed: " + ", ".join(f"{e}/{n}" for e, n in sorted(settings))
+        results["eval_every"] = results["eval_episodes"] = mixed
     return results
 
 
 def beats(r: dict[str, Any], bc: dict[str, Any]) -> str:
     """"yes"/"no" on the means; "(within spread)" when the gap is smaller than the larger seed std."""
     gap = r["score_mean"] - bc["score_mean"]
+    if min(r["seeds_done"], bc["seeds_done"]) < 2:
+        return "n/a (fewer than 2 seeds)"
     within = abs(gap) < max(r["score_std"], bc["score_std"])
     return ("yes" if gap > 0 else "no") + (" (within spread)" if within else "")
 
@@ -123,7 +132,7 @@ def beats(r: dict[str, Any], bc: dict[str, Any]) -> str:
 def table(results: dict[str, Any]) -> str:
     algos = sorted({a for e in results["datasets"].values() for a in e["algorithms"]},
                    key=lambda a: (ALGOS.index(a.split()[0]) if a.split()[0] in ALGOS else len(ALGOS), a))
-    head = ["dataset", "behavior data", *algos, *[f"{a} beats BC" for a in algos if a != "bc"]]
+    head = ["dataset", "behavior data", *algos, *[f"{a} beats BC" for a in algos if not a.startswith("bc")]]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for dataset, entry in results["datasets"].items():
         algs = entry["algorithms"]
@@ -132,9 +141,10 @@ def table(results: dict[str, Any]) -> str:
             r = algs.get(a)
             cells.append(f"{r['score_mean']:.1f} ± {r['score_std']:.1f} ({r['seeds_done']} seeds)" if r else "—")
         for a in algos:
-            if a == "bc":
+            if a.startswith("bc"):
                 continue
-            r, bc = algs.get(a), algs.get("bc")
+            precision = a[a.index("(") + 1:-1] if "(" in a else "fp32"
+            r, bc = algs.get(a), algs.get(label("bc", precision))  # against BC in the same precision
             cells.append(beats(r, bc) if r and bc else "—")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + (
@@ -152,9 +162,11 @@ def plot(results: dict[str, Any], path: Path) -> None:
 
     names = list(results["datasets"])
     fig, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.6), squeeze=False)
+    colors: dict[str, int] = {}
     for ax, dataset in zip(axes[0], names, strict=True):
         entry = results["datasets"][dataset]
-        for i, (algo, r) in enumerate(entry["algorithms"].items()):
+        for algo, r in entry["algorithms"].items():
+            i = colors.setdefault(algo, len(colors))  # one colour per algorithm across panels
             common = sorted(set.intersection(*(set(c["steps"]) for c in r["curves"])))
             table_ = np.array([[dict(zip(c["steps"], c["scores"], strict=True))[s] for s in common]
                                for c in r["curves"]])

@@ -173,3 +173,13 @@ def test_mujoco_warnings_go_to_python_warnings_not_a_log_file(tmp_path, monkeypa
         warnings.simplefilter("always")
         make_env("HalfCheetah-v5").close()
     assert not (tmp_path / "MUJOCO_LOG.TXT").exists()
+
+
+def test_mujoco_warning_under_warnings_as_errors_does_not_abort():
+    # the handler runs inside MuJoCo's C callback: an exception there would abort the process
+    import subprocess
+    import sys
+
+    code = "from orlkit.envs.make import make_env; make_env('HalfCheetah-v5').close(); print('ok')"
+    done = subprocess.run([sys.executable, "-W", "error", "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-500:]

@@ -30,3 +30,26 @@ def test_failed_write_leaves_the_old_file_and_no_temp_file(tmp_path):
     with pytest.raises(RuntimeError):
         atomic_write(path, fail)
     assert path.read_text().strip().startswith("{") and sorted(p.name for p in tmp_path.iterdir()) == ["a.json"]
+
+
+def test_a_replaced_file_keeps_its_permissions(tmp_path):
+    path = write_json(tmp_path / "a.json", {"x": 1})
+    path.chmod(0o600)
+    write_json(path, {"x": 2})
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_optimizer_state_from_before_the_fused_kernel_keeps_fused_on():
+    import torch
+
+    from orlkit.nets.optim import adam, load_optimizer_state
+
+    w = torch.nn.Parameter(torch.ones(3))
+    opt = adam([w], lr=0.1)
+    w.grad = torch.ones(3)
+    opt.step()
+    saved = opt.state_dict()
+    old_groups = [{**g, "fused": None} for g in saved["param_groups"]]  # what an older checkpoint holds
+    fresh = adam([torch.nn.Parameter(torch.ones(3))], lr=0.1)
+    load_optimizer_state(fresh, saved["state"], old_groups)
+    assert fresh.param_groups[0]["fused"] is True and fresh.state_dict()["state"][0]["step"].item() == 1

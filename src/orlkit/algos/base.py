@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from orlkit.data.dataset import Batch, TransitionDataset
-from orlkit.nets.optim import adam  # noqa: F401  (re-exported: every algorithm builds its optimizers with it)
+from orlkit.nets.optim import adam, load_optimizer_state  # noqa: F401  (re-exported: every algorithm builds its optimizers with it)
 
 
 @dataclass(frozen=True)
@@ -163,7 +163,7 @@ class Algorithm:
                 if key.startswith(prefix):
                     idx, field = key[len(prefix):].split(".", 1)
                     state.setdefault(int(idx), {})[field] = value
-            opt.load_state_dict({"state": state, "param_groups": meta["param_groups"][name]})
+            load_optimizer_state(opt, state, meta["param_groups"][name])
         self.generator.set_state(tensors["rng.generator"])
         torch.set_rng_state(tensors["rng.torch"])
         self.n_updates = int(meta["n_updates"])

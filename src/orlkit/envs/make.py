@@ -27,6 +27,18 @@ REFERENCE_RETURNS: dict[str, tuple[float, float]] = {
 }
 
 
+def _mujoco_warning(msg: str) -> None:
+    """MuJoCo's warning handler: never raises (it runs inside a C callback, where an exception, e.g. from
+    ``-W error``, would abort the process); falls back to stderr."""
+    import sys
+    import warnings
+
+    try:
+        warnings.warn(f"MuJoCo: {msg}", RuntimeWarning, stacklevel=1)
+    except BaseException:  # noqa: BLE001
+        print(f"MuJoCo warning: {msg}", file=sys.stderr)
+
+
 def _route_mujoco_warnings() -> None:
     """Send MuJoCo's warnings to Python's ``warnings`` (shown once per message) instead of its default, which
     also appends them to ``MUJOCO_LOG.TXT`` in the working directory (gymnasium's half_cheetah.xml triggers a
@@ -36,9 +48,7 @@ def _route_mujoco_warnings() -> None:
     except ImportError:
         return
     if mujoco.get_mju_user_warning() is None:
-        import warnings
-
-        mujoco.set_mju_user_warning(lambda msg: warnings.warn(f"MuJoCo: {msg}", RuntimeWarning, stacklevel=1))
+        mujoco.set_mju_user_warning(_mujoco_warning)
 
 
 def make_env(env_id: str, env_kwargs: dict[str, Any] | None = None, render_mode: str | None = None) -> gym.Env:
@@ -49,7 +59,11 @@ def make_env(env_id: str, env_kwargs: dict[str, Any] | None = None, render_mode:
     """
     import orlkit.envs  # noqa: F401  (registers orlkit/... ids)
 
-    if env_id in gym.registry and str(gym.registry[env_id].entry_point).startswith("gymnasium.envs.mujoco"):
+    try:
+        uses_mujoco = "mujoco" in str(gym.spec(env_id).entry_point)
+    except gym.error.Error:
+        uses_mujoco = False  # unknown id: gym.make below says so
+    if uses_mujoco:
         _route_mujoco_warnings()
     try:
         env = gym.make(env_id, render_mode=render_mode, **(env_kwargs or {}))

@@ -12,3 +12,14 @@ def adam(params: Any, lr: float, weight_decay: float = 0.0) -> torch.optim.Adam:
     about 2.5× faster than the per-tensor loop on CPU, same update rule). ``weight_decay`` is Adam's
     L2 term (added to the gradient), as in ``torch.optim.Adam``."""
     return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, fused=True)
+
+
+def load_optimizer_state(optimizer: torch.optim.Optimizer, state: dict[int, dict[str, torch.Tensor]],
+                         param_groups: list[dict[str, Any]]) -> None:
+    """``optimizer.load_state_dict`` that keeps the optimizer's own implementation flags (``fused``,
+    ``foreach``, ...): a checkpoint written before orlkit switched to the fused kernel stores
+    ``fused: None``, which would otherwise turn it off for the rest of the run."""
+    impl = ("fused", "foreach", "capturable", "differentiable")
+    groups = [{**saved, **{k: current[k] for k in impl if k in current}}
+              for saved, current in zip(param_groups, optimizer.param_groups, strict=True)]
+    optimizer.load_state_dict({"state": state, "param_groups": groups})

@@ -18,6 +18,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from orlkit.errors import OrlkitError
+from orlkit.nets.optim import load_optimizer_state
 from orlkit.train.checkpoint import FORMAT_VERSION, read_checkpoint
 from orlkit.train.io import atomic_write, write_json
 
@@ -74,7 +75,7 @@ def load_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Te
     for key, value in tensors.items():
         idx, name = key.split(".", 1)
         state.setdefault(int(idx), {})[name] = value
-    optimizer.load_state_dict({"state": state, "param_groups": param_groups})
+    load_optimizer_state(optimizer, state, param_groups)
 
 
 def write_reward_checkpoint(path: str | Path, kind: str, tensors: dict[str, torch.Tensor],
