@@ -177,3 +177,23 @@ def test_save_load_gives_identical_rewards_and_resumes_identically(tmp_path, kin
     other = GAILDiscriminator if kind == "airl" else AIRLDiscriminator
     with pytest.raises(OrlkitError, match="not a"):
         other.load(tmp_path / "disc")
+
+
+def test_relabelling_passes_terminals_to_airl_and_keeps_three_argument_models_working():
+    # AIRL's shaping γ·h(s′) must vanish after a terminal when a buffer or dataset is relabelled too
+    from orlkit.rewards.base import relabel_rewards
+
+    disc = AIRLDiscriminator(OBS_DIM, ACT_DIM, AdversarialConfig(kind="airl", hidden=(16,), gamma=0.9))
+    b = transitions("expert", 16, torch.Generator().manual_seed(0), terminal_every=4)
+    arrays = [x.numpy() for x in (b.obs, b.actions, b.next_obs)]
+    relabelled = relabel_rewards(disc, *arrays, terminals=b.terminals.numpy())
+    expected = disc.reward(b.obs, b.actions, b.next_obs, terminals=b.terminals)
+    np.testing.assert_allclose(relabelled, expected.numpy(), rtol=1e-6)
+    assert b.terminals.any() and not np.allclose(relabelled, relabel_rewards(disc, *arrays))
+
+    class ThreeArgs:
+        def reward(self, obs, actions, next_obs):
+            return obs.sum(-1)
+
+    np.testing.assert_allclose(relabel_rewards(ThreeArgs(), *arrays, terminals=b.terminals.numpy()),
+                               b.obs.sum(-1).numpy(), rtol=1e-6)

@@ -214,8 +214,9 @@ class GAILDiscriminator(_Discriminator):
         return self.modules["net"](torch.cat([obs, actions], dim=-1)).squeeze(-1)  # (B,)
 
     @torch.no_grad()
-    def reward(self, obs: torch.Tensor, actions: torch.Tensor, next_obs: torch.Tensor) -> torch.Tensor:
-        """r(s, a) = −log(1 − D(s, a)) = softplus(ℓ(s, a)) (B,); next_obs is ignored."""
+    def reward(self, obs: torch.Tensor, actions: torch.Tensor, next_obs: torch.Tensor,
+               terminals: torch.Tensor | None = None) -> torch.Tensor:
+        """r(s, a) = −log(1 − D(s, a)) = softplus(ℓ(s, a)) (B,); next_obs and terminals are ignored."""
         o, a, n, _ = self._tensors({"obs": obs, "actions": actions, "next_obs": next_obs})
         return F.softplus(self.score(o, a, n))
 

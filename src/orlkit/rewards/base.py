@@ -9,6 +9,7 @@ so callers never need to know which kind they hold.
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -27,21 +28,34 @@ from orlkit.train.io import atomic_write, write_json
 class RewardModel(Protocol):
     """The one interface of every reward model in orlkit."""
 
-    def reward(self, obs: torch.Tensor, actions: torch.Tensor, next_obs: torch.Tensor) -> torch.Tensor:
-        """Rewards (B,) for a batch of transitions: obs (B, obs_dim), actions (B, act_dim), next_obs (B, obs_dim)."""
+    def reward(self, obs: torch.Tensor, actions: torch.Tensor, next_obs: torch.Tensor,
+               terminals: torch.Tensor | None = None) -> torch.Tensor:
+        """Rewards (B,) for a batch of transitions: obs (B, obs_dim), actions (B, act_dim), next_obs (B, obs_dim).
+        ``terminals`` (B,) bool marks transitions into a terminal state. It is optional: orlkit passes it
+        (through :func:`call_reward`) only to models whose ``reward`` has that parameter; AIRL needs it (its
+        shaping γ·h(s′) is 0 after a terminal), and a custom model may keep the three-argument form."""
         ...
+
+
+def call_reward(model: RewardModel, obs: torch.Tensor, actions: torch.Tensor, next_obs: torch.Tensor,
+                terminals: torch.Tensor | None = None) -> torch.Tensor:
+    """``model.reward``, with ``terminals`` passed only to a model whose ``reward`` takes them."""
+    if terminals is not None and "terminals" in inspect.signature(model.reward).parameters:
+        return model.reward(obs, actions, next_obs, terminals=terminals)
+    return model.reward(obs, actions, next_obs)
 
 
 @torch.no_grad()
 def relabel_rewards(model: RewardModel, obs: np.ndarray, actions: np.ndarray, next_obs: np.ndarray,
-                    chunk: int = 65_536) -> np.ndarray:
+                    terminals: np.ndarray | None = None, chunk: int = 65_536) -> np.ndarray:
     """``model.reward`` over arrays of any length, in chunks; float32 (N,)."""
     out = np.empty(len(obs), dtype=np.float32)
     for i in range(0, len(obs), chunk):
         sl = slice(i, i + chunk)
-        r = model.reward(torch.as_tensor(obs[sl], dtype=torch.float32),
+        r = call_reward(model, torch.as_tensor(obs[sl], dtype=torch.float32),
                          torch.as_tensor(actions[sl], dtype=torch.float32),
-                         torch.as_tensor(next_obs[sl], dtype=torch.float32))
+                         torch.as_tensor(next_obs[sl], dtype=torch.float32),
+                         None if terminals is None else torch.as_tensor(terminals[sl], dtype=torch.bool))
         out[sl] = r.detach().float().cpu().numpy().reshape(-1)
     return out
 

@@ -275,8 +275,9 @@ class GoalClassifier:
         return torch.sigmoid(self.logits(states)).cpu().numpy()
 
     @torch.no_grad()
-    def reward(self, obs: torch.Tensor, actions: torch.Tensor, next_obs: torch.Tensor) -> torch.Tensor:
-        """r = f_θ(next_obs) (B,) (f_θ(obs) with ``score_next_obs=False``); actions are ignored."""
+    def reward(self, obs: torch.Tensor, actions: torch.Tensor, next_obs: torch.Tensor,
+               terminals: torch.Tensor | None = None) -> torch.Tensor:
+        """r = f_θ(next_obs) (B,) (f_θ(obs) with ``score_next_obs=False``); actions and terminals are ignored."""
         return self.logits(next_obs if self.config.score_next_obs else obs)
 
     # ------------------------------------------------------------------ data

@@ -222,8 +222,9 @@ class PreferenceRewardModel:
         r = self.net(x).squeeze(-1)  # (E, B)
         return self._normalise(r) if normalized else r
 
-    def reward(self, obs: torch.Tensor, actions: torch.Tensor, next_obs: torch.Tensor | None = None) -> torch.Tensor:
-        """(B,) ensemble mean of the normalised member rewards. ``next_obs`` is ignored."""
+    def reward(self, obs: torch.Tensor, actions: torch.Tensor, next_obs: torch.Tensor | None = None,
+               terminals: torch.Tensor | None = None) -> torch.Tensor:
+        """(B,) ensemble mean of the normalised member rewards. ``next_obs`` and ``terminals`` are ignored."""
         return self.member_rewards(obs, actions).mean(0)
 
     def segment_returns(self, obs_seg: Any, act_seg: Any = None, normalized: bool = True) -> torch.Tensor:

@@ -205,6 +205,6 @@ def relabel_dataset(dataset: TransitionDataset, model: RewardModel) -> Transitio
         if need is not None and have != (need,):
             raise OrlkitError(f"{dataset.source or 'dataset'}: the reward model takes {need}-dim {what}, "
                               f"the dataset has {what} of shape {have}")
-    rewards = relabel_rewards(model, dataset.obs, dataset.action_vectors(), dataset.next_obs)
+    rewards = relabel_rewards(model, dataset.obs, dataset.action_vectors(), dataset.next_obs, dataset.terminals)
     true = dataset.extras.get("true_rewards", dataset.rewards)  # relabelling twice keeps the original rewards
     return dataset.replace(rewards=rewards, extras={**dataset.extras, "true_rewards": true})

@@ -38,7 +38,7 @@ from orlkit.algos.base import Algorithm, DataSpec
 from orlkit.data.dataset import Batch, TransitionDataset
 from orlkit.errors import OrlkitError
 from orlkit.nets.precision import autocast, check_precision
-from orlkit.rewards.base import RewardModel, relabel_rewards
+from orlkit.rewards.base import RewardModel, call_reward, relabel_rewards
 from orlkit.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from orlkit.train.evaluate import evaluate
 from orlkit.train.io import atomic_write, read_jsonl, write_json, write_jsonl
@@ -120,7 +120,7 @@ class ReplayBuffer:
     def relabel(self, model: RewardModel) -> None:
         """Replace every stored reward with ``model``'s (PEBBLE's relabelling after a reward update)."""
         n = self.size
-        self.rewards[:n] = relabel_rewards(model, self.obs[:n], self.actions[:n], self.next_obs[:n])
+        self.rewards[:n] = relabel_rewards(model, self.obs[:n], self.actions[:n], self.next_obs[:n], self.terminals[:n])
 
     def view(self, name: str) -> np.ndarray:
         """The filled part of a column (in storage order)."""
@@ -271,9 +271,10 @@ def train_online(algo: Algorithm, run: OnlineConfig, out_dir: str | Path | None 
         r = true_r
         if reward_model is not None:
             with torch.no_grad():
-                r = float(reward_model.reward(torch.as_tensor(obs, dtype=torch.float32)[None],
-                                              torch.as_tensor(action, dtype=torch.float32)[None],
-                                              torch.as_tensor(next_obs, dtype=torch.float32)[None])[0])
+                r = float(call_reward(reward_model, torch.as_tensor(obs, dtype=torch.float32)[None],
+                                      torch.as_tensor(action, dtype=torch.float32)[None],
+                                      torch.as_tensor(next_obs, dtype=torch.float32)[None],
+                                      torch.tensor([bool(terminated)]))[0])
         buffer.add(obs, action, r, true_r, next_obs, terminated, truncated and not terminated, episode)
         ep_ret, ep_true, ep_len = ep_ret + r, ep_true + float(true_r), ep_len + 1
         obs = next_obs
