@@ -68,10 +68,10 @@ class OnlineConfig:
         check_precision(self.precision)
         for name in ("steps", "buffer_size", "eval_episodes", "updates_per_step", "callback_every"):
             if getattr(self, name) < 1:
-                raise OrlkitError(f"{name} must be at least 1, got {getattr(self, name)}")
+                raise OrlkitError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
         for name in ("start_steps", "update_after", "eval_every", "checkpoint_every", "snapshot_every"):
             if getattr(self, name) < 0:
-                raise OrlkitError(f"{name} must be ≥ 0, got {getattr(self, name)}")
+                raise OrlkitError(f"--{name.replace('_', '-')} must be ≥ 0, got {getattr(self, name)}")
 
 
 class ReplayBuffer:
