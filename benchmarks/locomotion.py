@@ -92,7 +92,7 @@ def collect(args: argparse.Namespace) -> dict[str, Any]:
     for dataset in args.datasets:
         entry: dict[str, Any] = {"behavior_score": behavior_score(dataset), "algorithms": {}}
         for algo, precision in [(a, p) for a in args.algos for p in args.precisions]:
-            curves, finals, speeds = [], [], []
+            curves, finals, speeds, last3 = [], [], [], []
             for seed in args.seeds:
                 out = run_dir(args.runs, algo, dataset, seed, precision)
                 if reached(out) < args.steps:
@@ -102,6 +102,7 @@ def collect(args: argparse.Namespace) -> dict[str, Any]:
                 curves.append({"seed": seed, "steps": [r["step"] for r in rows],
                                "scores": [r["normalized_score"] for r in rows]})
                 finals.append(rows[-1]["normalized_score"])
+                last3.append(float(np.mean([r["normalized_score"] for r in rows[-3:]])))
                 summary = json.loads((out / "summary.json").read_text())
                 config = json.loads((out / "config.json").read_text())  # a resumed run keeps its own settings
                 results["run_settings"].add((config["eval_every"], config["eval_episodes"]))
@@ -109,7 +110,8 @@ def collect(args: argparse.Namespace) -> dict[str, Any]:
             if finals:
                 entry["algorithms"][label(algo, precision)] = {
                     "score_mean": float(np.mean(finals)), "score_std": float(np.std(finals)), "per_seed": finals,
-                    "seeds_done": len(finals), "updates_per_sec_median": float(np.median(speeds)), "curves": curves}
+                    "seeds_done": len(finals), "last3_mean": float(np.mean(last3)), "last3_std": float(np.std(last3)),
+                    "updates_per_sec_median": float(np.median(speeds)), "curves": curves}
         results["datasets"][dataset] = entry
     settings = results.pop("run_settings")
     if len(settings) == 1:
