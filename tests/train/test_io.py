@@ -51,5 +51,6 @@ def test_optimizer_state_from_before_the_fused_kernel_keeps_fused_on():
     saved = opt.state_dict()
     old_groups = [{**g, "fused": None} for g in saved["param_groups"]]  # what an older checkpoint holds
     fresh = adam([torch.nn.Parameter(torch.ones(3))], lr=0.1)
-    load_optimizer_state(fresh, saved["state"], old_groups)
+    flat = {f"{idx}.{key}": value for idx, state in saved["state"].items() for key, value in state.items()}
+    load_optimizer_state(fresh, flat, old_groups)
     assert fresh.param_groups[0]["fused"] is True and fresh.state_dict()["state"][0]["step"].item() == 1

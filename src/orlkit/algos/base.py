@@ -158,12 +158,8 @@ class Algorithm:
             module.load_state_dict(sd)
         for name, opt in self.optimizers.items():
             prefix = f"optimizers.{name}."
-            state: dict[int, dict[str, torch.Tensor]] = {}
-            for key, value in tensors.items():
-                if key.startswith(prefix):
-                    idx, field = key[len(prefix):].split(".", 1)
-                    state.setdefault(int(idx), {})[field] = value
-            load_optimizer_state(opt, state, meta["param_groups"][name])
+            load_optimizer_state(opt, {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)},
+                                 meta["param_groups"][name])
         self.generator.set_state(tensors["rng.generator"])
         torch.set_rng_state(tensors["rng.torch"])
         self.n_updates = int(meta["n_updates"])

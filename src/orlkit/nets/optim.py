@@ -14,11 +14,18 @@ def adam(params: Any, lr: float, weight_decay: float = 0.0) -> torch.optim.Adam:
     return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, fused=True)
 
 
-def load_optimizer_state(optimizer: torch.optim.Optimizer, state: dict[int, dict[str, torch.Tensor]],
+def load_optimizer_state(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor],
                          param_groups: list[dict[str, Any]]) -> None:
-    """``optimizer.load_state_dict`` that keeps the optimizer's own implementation flags (``fused``,
-    ``foreach``, ...): a checkpoint written before orlkit switched to the fused kernel stores
-    ``fused: None``, which would otherwise turn it off for the rest of the run."""
+    """Restore an optimizer from its per-parameter state as flat ``"idx.key"`` → tensor (how orlkit's
+    checkpoints store Adam's moments and step) and its saved param groups.
+
+    The optimizer's own implementation flags (``fused``, ``foreach``, ...) are kept: a checkpoint written
+    before orlkit switched to the fused kernel stores ``fused: None``, which would otherwise turn it off
+    for the rest of the run."""
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in tensors.items():
+        idx, name = key.split(".", 1)
+        state.setdefault(int(idx), {})[name] = value
     impl = ("fused", "foreach", "capturable", "differentiable")
     groups = [{**saved, **{k: current[k] for k in impl if k in current}}
               for saved, current in zip(param_groups, optimizer.param_groups, strict=True)]

@@ -55,9 +55,8 @@ from torch import nn
 
 from orlkit.errors import OrlkitError
 from orlkit.nets.mlp import mlp
-from orlkit.nets.optim import adam
+from orlkit.nets.optim import adam, load_optimizer_state
 from orlkit.rewards.base import (
-    load_optimizer,
     module_tensors,
     optimizer_tensors,
     read_reward_checkpoint,
@@ -196,7 +195,7 @@ class _Discriminator:
         disc = cls(int(meta["obs_dim"]), int(meta["action_dim"]), AdversarialConfig(**cfg), device)
         for name, module in disc.modules.items():
             module.load_state_dict(select(tensors, f"{name}."))
-        load_optimizer(disc.optimizer, select(tensors, "optimizer."), meta["param_groups"])
+        load_optimizer_state(disc.optimizer, select(tensors, "optimizer."), meta["param_groups"])
         disc.generator.set_state(tensors["rng.generator"])
         disc.n_updates = int(meta["n_updates"])
         return disc

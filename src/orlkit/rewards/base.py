@@ -19,7 +19,6 @@ from safetensors.torch import save_file
 from torch import nn
 
 from orlkit.errors import OrlkitError
-from orlkit.nets.optim import load_optimizer_state
 from orlkit.train.checkpoint import FORMAT_VERSION, read_checkpoint
 from orlkit.train.io import atomic_write, write_json
 
@@ -80,16 +79,6 @@ def optimizer_tensors(prefix: str, optimizer: torch.optim.Optimizer) -> dict[str
 def select(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
     """The tensors under ``prefix``, with the prefix removed."""
     return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
-
-
-def load_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor],
-                   param_groups: list[dict[str, Any]]) -> None:
-    """Restore what :func:`optimizer_tensors` (with its prefix removed) and the param groups hold."""
-    state: dict[int, dict[str, torch.Tensor]] = {}
-    for key, value in tensors.items():
-        idx, name = key.split(".", 1)
-        state.setdefault(int(idx), {})[name] = value
-    load_optimizer_state(optimizer, state, param_groups)
 
 
 def write_reward_checkpoint(path: str | Path, kind: str, tensors: dict[str, torch.Tensor],

@@ -63,9 +63,8 @@ from torch import nn
 
 from orlkit.errors import OrlkitError
 from orlkit.nets.mlp import mlp
-from orlkit.nets.optim import adam
+from orlkit.nets.optim import adam, load_optimizer_state
 from orlkit.rewards.base import (
-    load_optimizer,
     module_tensors,
     optimizer_tensors,
     read_reward_checkpoint,
@@ -391,7 +390,7 @@ class GoalClassifier:
         cfg["hidden"] = tuple(cfg["hidden"])
         clf = cls(int(meta["obs_dim"]), GoalClassifierConfig(**cfg), device)
         clf.net.load_state_dict(select(tensors, "net."))
-        load_optimizer(clf.optimizer, select(tensors, "optimizer."), meta["param_groups"])
+        load_optimizer_state(clf.optimizer, select(tensors, "optimizer."), meta["param_groups"])
         for pool, add in (("pool.positives", clf.add_positives), ("pool.negatives", clf.add_negatives)):
             if len(tensors[pool]):
                 add(tensors[pool].numpy())
