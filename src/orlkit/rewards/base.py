@@ -9,6 +9,7 @@ so callers never need to know which kind they hold.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -36,10 +37,17 @@ class RewardModel(Protocol):
         ...
 
 
+@functools.cache
+def _takes_terminals(reward: Any) -> bool:
+    return "terminals" in inspect.signature(reward).parameters
+
+
 def call_reward(model: RewardModel, obs: torch.Tensor, actions: torch.Tensor, next_obs: torch.Tensor,
                 terminals: torch.Tensor | None = None) -> torch.Tensor:
-    """``model.reward``, with ``terminals`` passed only to a model whose ``reward`` takes them."""
-    if terminals is not None and "terminals" in inspect.signature(model.reward).parameters:
+    """``model.reward``, with ``terminals`` passed only to a model whose ``reward`` takes them (the signature
+    is read once per reward function: the online loop calls this every environment step)."""
+    reward = getattr(type(model), "reward", None) or model.reward  # the class's function, or an instance's own
+    if terminals is not None and _takes_terminals(reward):
         return model.reward(obs, actions, next_obs, terminals=terminals)
     return model.reward(obs, actions, next_obs)
 
