@@ -317,13 +317,16 @@ def updates_for(spec: str, algo: str) -> int:
     """``--updates``: "" (defaults), "5000" (every algorithm) or "bc=5000,cql=1000" (the rest default)."""
     if not spec.strip():
         return DEFAULT_UPDATES[algo]
-    if "=" not in spec:
-        return int(spec)
-    pairs = dict(item.split("=", 1) for item in spec.split(",") if item.strip())
-    unknown = set(pairs) - set(ALGOS)
-    if unknown:
-        raise SystemExit(f"--updates names unknown algorithm(s) {sorted(unknown)}")
-    return int(pairs.get(algo, DEFAULT_UPDATES[algo]))
+    try:
+        if "=" not in spec:
+            return int(spec)
+        pairs = dict(item.split("=", 1) for item in spec.split(",") if item.strip())
+        unknown = set(pairs) - set(ALGOS)
+        if unknown:
+            raise SystemExit(f"--updates names unknown algorithm(s) {sorted(unknown)}")
+        return int(pairs.get(algo, DEFAULT_UPDATES[algo]))
+    except ValueError:
+        raise SystemExit(f"--updates: expected N or ALGO=N,... with integer N, got {spec!r}") from None
 
 
 def main() -> None:

@@ -184,6 +184,27 @@ def plot(results: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Split the comma lists and refuse unknown names before any run starts (one usage line, exit 2)."""
+    from orlkit.algos import ALGORITHMS
+    from orlkit.data.registry import dataset_names
+    from orlkit.nets.precision import PRECISIONS
+
+    args.algos, args.datasets, args.precisions = (x.split(",") for x in (args.algos, args.datasets, args.precisions))
+    for flag, given, known in (("--algos", args.algos, ALGORITHMS), ("--datasets", args.datasets, dataset_names()),
+                               ("--precisions", args.precisions, PRECISIONS)):
+        unknown = [x for x in given if x not in known]
+        if unknown:
+            p.error(f"{flag}: unknown {', '.join(unknown)}; choose from {', '.join(known)}")
+    try:
+        args.seeds = [int(x) for x in args.seeds.split(",")]
+    except ValueError:
+        p.error(f"--seeds: expected comma-separated integers, got {args.seeds!r}")
+    for flag in ("steps", "eval_every", "eval_episodes", "jobs", "threads"):
+        if getattr(args, flag) < 1:
+            p.error(f"--{flag.replace('_', '-')} must be at least 1, got {getattr(args, flag)}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--algos", default=",".join(ALGOS))
@@ -199,14 +220,11 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=HERE / "results" / f"locomotion-{datetime.date.today().isoformat()}")
     p.add_argument("--report-only", action="store_true")
     args = p.parse_args()
-    args.algos = args.algos.split(",")
-    args.datasets = args.datasets.split(",")
-    args.seeds = [int(s) for s in args.seeds.split(",")]
-    args.precisions = args.precisions.split(",")
+    check_args(p, args)
     if not args.report_only:
-        for dataset in args.datasets:  # make (or read) each dataset once, before the runs need it
-            from orlkit.data.registry import make_dataset
+        from orlkit.data.registry import make_dataset
 
+        for dataset in args.datasets:  # make (or read) each dataset once, before the runs need it
             make_dataset(dataset)
         # seed-major, so an interrupted grid has whole seeds
         jobs = [(a, d, s, p) for s in args.seeds for p in args.precisions for a in args.algos for d in args.datasets]
