@@ -4,12 +4,15 @@
     python benchmarks/locomotion.py --steps 20000        # later: continue the same runs to 20k updates
     python benchmarks/locomotion.py --report-only        # rebuild the table and figure from the run folders
     python benchmarks/locomotion.py --algos iql,cql-continuous --datasets hopper-medium --precisions fp32,bf16
+    python benchmarks/locomotion.py --set iql:tau=0.05 --runs runs/locomotion-tau05   # a config override
 
 Every (algorithm, dataset, seed) is one ``orlkit train ... --resume`` subprocess into
 ``RUNS/ALGO-DATASET-seedS``; ``--jobs`` of them run at once with ``--threads`` threads each (on 2
 cores: 2 jobs x 1 thread). A run already at ``--steps`` is skipped and a shorter one is continued
 from its last checkpoint, so the command can be stopped and started again, and raised to more
-updates later. All algorithms get the same number of updates and their default hyperparameters.
+updates later. All algorithms get the same number of updates and their default hyperparameters,
+except what ``--set ALGO:KEY=VALUE`` overrides (passed to ``orlkit train --set``; give such runs their own
+``--runs`` folder, since a run folder is found by algorithm, dataset and seed only).
 
 Scores are D4RL-normalized (100 = D4RL's expert reference return, 0 = random) from the runs'
 evaluations (``--eval-episodes`` episodes with the deterministic policy every ``--eval-every``
@@ -61,6 +64,8 @@ def train_one(job: tuple[str, str, int, str], args: argparse.Namespace) -> str:
     cmd = [str(Path(sys.executable).parent / "orlkit"), "train", algo, "--dataset", dataset, "--seed", str(seed),
            "--steps", str(args.steps), "--eval-every", str(args.eval_every), "--eval-episodes",
            str(args.eval_episodes), "--out", str(out), "--precision", precision, "--no-tensorboard", "--quiet"]
+    for override in args.overrides.get(algo, []):
+        cmd += ["--set", override]
     if (out / "config.json").exists():
         cmd.append("--resume")
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads)}
@@ -87,7 +92,8 @@ def collect(args: argparse.Namespace) -> dict[str, Any]:
         "date": datetime.date.today().isoformat(), "steps": args.steps, "eval_every": args.eval_every,
         "eval_episodes": args.eval_episodes, "seeds": args.seeds, "precisions": args.precisions,
         "machine": platform.processor() or platform.machine(),
-        "cpus": os.cpu_count(), "jobs": args.jobs, "threads_per_job": args.threads, "datasets": {},
+        "cpus": os.cpu_count(), "jobs": args.jobs, "threads_per_job": args.threads, "overrides": args.overrides,
+        "datasets": {},
         "run_settings": set()}
     for dataset in args.datasets:
         entry: dict[str, Any] = {"behavior_score": behavior_score(dataset), "algorithms": {}}
@@ -153,7 +159,9 @@ def table(results: dict[str, Any]) -> str:
         f"\n\nD4RL-normalized score of the final policy after {results['steps']} updates, mean ± std over seeds; "
         f"{results['eval_episodes']} evaluation episodes per seed (deterministic actions). Behavior data: the "
         f"dataset's own mean episode return. {results['date']}, {results['cpus']} CPU cores, "
-        f"{results['jobs']} runs at once x {results['threads_per_job']} thread(s).")
+        f"{results['jobs']} runs at once x {results['threads_per_job']} thread(s)."
+        + "".join(f" {a} with {', '.join(o)} (other settings default)."
+                  for a, o in results.get("overrides", {}).items()))
 
 
 def plot(results: dict[str, Any], path: Path) -> None:
@@ -200,6 +208,14 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         args.seeds = [int(x) for x in args.seeds.split(",")]
     except ValueError:
         p.error(f"--seeds: expected comma-separated integers, got {args.seeds!r}")
+    args.overrides = {}
+    for item in args.set:
+        algo, sep, override = item.partition(":")
+        if not sep or "=" not in override:
+            p.error(f"--set: expected ALGO:KEY=VALUE (e.g. iql:tau=0.05), got {item!r}")
+        if algo not in args.algos:
+            p.error(f"--set {item}: {algo} is not among --algos ({', '.join(args.algos)})")
+        args.overrides.setdefault(algo, []).append(override)
     for flag in ("steps", "eval_every", "eval_episodes", "jobs", "threads"):
         if getattr(args, flag) < 1:
             p.error(f"--{flag.replace('_', '-')} must be at least 1, got {getattr(args, flag)}")
@@ -218,6 +234,8 @@ def main() -> None:
     p.add_argument("--precisions", default="fp32", help="comma-separated: fp32, bf16 (orlkit train --precision)")
     p.add_argument("--runs", type=Path, default=Path("runs/locomotion"))
     p.add_argument("--out", type=Path, default=HERE / "results" / f"locomotion-{datetime.date.today().isoformat()}")
+    p.add_argument("--set", action="append", default=[], metavar="ALGO:KEY=VALUE",
+                   help="config override for one algorithm (repeatable), e.g. iql:tau=0.05")
     p.add_argument("--report-only", action="store_true")
     args = p.parse_args()
     check_args(p, args)
