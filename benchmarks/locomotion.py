@@ -219,6 +219,30 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     for flag in ("steps", "eval_every", "eval_episodes", "jobs", "threads"):
         if getattr(args, flag) < 1:
             p.error(f"--{flag.replace('_', '-')} must be at least 1, got {getattr(args, flag)}")
+    check_existing_runs(p, args)
+
+
+def check_existing_runs(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse to continue (or report) a run folder trained with other settings than the ones asked for:
+    folders are found by algorithm, dataset and seed only, so a run with other ``--set`` overrides would
+    otherwise be taken for this one."""
+    from orlkit.cli import parse_overrides
+    from orlkit.errors import OrlkitError
+
+    for algo in args.algos:
+        try:
+            wanted = json.loads(json.dumps(parse_overrides(algo, args.overrides.get(algo, []))))
+        except OrlkitError as e:
+            p.error(f"--set {algo}: {e}")
+        for dataset, seed, precision in [(d, s, q) for d in args.datasets for s in args.seeds for q in args.precisions]:
+            config = run_dir(args.runs, algo, dataset, seed, precision) / "config.json"
+            if not config.exists():
+                continue
+            stored = json.loads(config.read_text()).get("config", {})
+            differ = [f"{k}={stored[k]} (asked {v})" for k, v in wanted.items() if k in stored and stored[k] != v]
+            if differ:
+                p.error(f"{config.parent} was trained with {', '.join(differ)}; use another --runs folder "
+                        "or the same --set")
 
 
 def main() -> None:
