@@ -12,7 +12,8 @@ cores: 2 jobs x 1 thread). A run already at ``--steps`` is skipped and a shorter
 from its last checkpoint, so the command can be stopped and started again, and raised to more
 updates later. All algorithms get the same number of updates and their default hyperparameters,
 except what ``--set ALGO:KEY=VALUE`` overrides (passed to ``orlkit train --set``; give such runs their own
-``--runs`` folder, since a run folder is found by algorithm, dataset and seed only).
+``--runs`` folder, since a run folder is found by algorithm, dataset, seed and precision only; a folder
+trained with other settings is refused).
 
 Scores are D4RL-normalized (100 = D4RL's expert reference return, 0 = random) from the runs'
 evaluations (``--eval-episodes`` episodes with the deterministic policy every ``--eval-every``
@@ -223,23 +224,32 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
 
 
 def check_existing_runs(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """Refuse to continue (or report) a run folder trained with other settings than the ones asked for:
-    folders are found by algorithm, dataset and seed only, so a run with other ``--set`` overrides would
-    otherwise be taken for this one."""
+    """Check every ``--set`` (keys, types and ranges) and refuse to continue (or report) a run folder trained
+    with other settings than the ones asked for: folders are found by algorithm, dataset, seed and precision
+    only, so a run with other overrides would otherwise be taken for this one."""
+    import dataclasses
+
+    from orlkit.algos import config_from_dict
     from orlkit.cli import parse_overrides
     from orlkit.errors import OrlkitError
 
+    def full_config(algo: str, values: dict[str, Any]) -> dict[str, Any]:
+        return json.loads(json.dumps(dataclasses.asdict(config_from_dict(algo, values))))
+
     for algo in args.algos:
         try:
-            wanted = json.loads(json.dumps(parse_overrides(algo, args.overrides.get(algo, []))))
+            wanted = full_config(algo, parse_overrides(algo, args.overrides.get(algo, [])))
         except OrlkitError as e:
-            p.error(f"--set {algo}: {e}")
+            p.error(f"--set {algo}:...: {e}")
         for dataset, seed, precision in [(d, s, q) for d in args.datasets for s in args.seeds for q in args.precisions]:
             config = run_dir(args.runs, algo, dataset, seed, precision) / "config.json"
             if not config.exists():
                 continue
-            stored = json.loads(config.read_text()).get("config", {})
-            differ = [f"{k}={stored[k]} (asked {v})" for k, v in wanted.items() if k in stored and stored[k] != v]
+            try:  # a resumed run rebuilds its config from the stored one plus today's defaults: compare that
+                stored = full_config(algo, json.loads(config.read_text()).get("config", {}))
+            except (OrlkitError, ValueError) as e:
+                p.error(f"{config}: cannot be continued or reported ({e}); use another --runs folder")
+            differ = [f"{k}={stored[k]} (asked {v})" for k, v in wanted.items() if stored[k] != v]
             if differ:
                 p.error(f"{config.parent} was trained with {', '.join(differ)}; use another --runs folder "
                         "or the same --set")

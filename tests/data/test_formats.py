@@ -74,8 +74,10 @@ def test_loaded_columns_are_writable_and_a_sampler_does_not_warn(in_tmp: Path, e
     """Arrow hands out read-only views; torch warns when it wraps one (seen once with Parquet files)."""
     import warnings
 
-    loaded = load_dataset_file(save_dataset(make_dataset(False), f"data.{ext}"))
-    assert all(col.flags.writeable for col in loaded.columns().values())
+    ds = make_dataset(False)
+    ds = TransitionDataset(**ds.columns(), extras={"p": np.linspace(0, 1, len(ds.rewards)).astype(np.float32)})
+    loaded = load_dataset_file(save_dataset(ds, f"data.{ext}"))
+    assert all(col.flags.writeable for col in [*loaded.columns().values(), *loaded.extras.values()])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         loaded.sampler(4, seed=0).sample()
@@ -347,6 +349,14 @@ def null_parquet() -> None:
     load_dataset_file(write_parquet("null_reward.parquet", cols | {"rewards": rewards}))
 
 
+def duplicate_column_parquet() -> None:
+    cols = columns()
+    table = pa.table({k: v.tolist() for k, v in cols.items()})
+    table = table.append_column("rewards", pa.array(np.full(len(cols["rewards"]), 7.0, np.float32)))
+    pq.write_table(table, "duplicate.parquet")
+    load_dataset_file("duplicate.parquet")
+
+
 def null_in_list_parquet() -> None:
     cols = columns()
     obs = cols["next_obs"].tolist()
@@ -451,6 +461,8 @@ CASES = [
          ("ragged.parquet", "field 'obs'", "row 2", "2 values")),
     Case("null", "null `rewards` value at row 1 (.parquet)", null_parquet,
          ("null_reward.parquet", "field 'rewards'", "row 1", "null")),
+    Case("duplicate_column", "two `rewards` columns (.parquet)", duplicate_column_parquet,
+         ("duplicate.parquet", "'rewards' appear more than once")),
     Case("null_in_list", "null inside the `next_obs` list of row 3 (.parquet)", null_in_list_parquet,
          ("null_in_list.parquet", "field 'next_obs'", "row 3", "null")),
     Case("object_array", "object array (`actions` with a string) in a .npz", object_array_npz,
