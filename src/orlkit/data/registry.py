@@ -59,7 +59,7 @@ def _register_builtins() -> None:
         "pointmaze-stitch", "orlkit/PointMaze-v0",
         "point maze (tree maze with junctions and dead ends), noisy PD hops between neighbouring cells "
         "only: no episode goes from start to goal, 100k transitions",
-        lambda seed: make_pointmaze_dataset(n_transitions=100_000, seed=seed), version=2))
+        lambda seed: make_pointmaze_dataset(n_transitions=100_000, seed=seed), version=3))
     register(DatasetMaker(
         "pusher-demos", "orlkit/Pusher-v0",
         "2D pusher: 50 scripted demonstrations (action noise 0.1) that push the block around the wall into "
