@@ -22,6 +22,7 @@ from torch import nn
 
 from orlkit.data.dataset import Batch, TransitionDataset
 from orlkit.nets.optim import adam, load_optimizer_state  # noqa: F401  (re-exported: every algorithm builds its optimizers with it)
+from orlkit.train.checkpoint import module_tensors, optimizer_tensors, select
 
 
 @dataclass(frozen=True)
@@ -132,13 +133,9 @@ class Algorithm:
         """Every tensor of the algorithm's state, flat: weights, optimizer moments, RNG states."""
         out: dict[str, torch.Tensor] = {}
         for name, module in self.modules.items():
-            for key, t in module.state_dict().items():
-                out[f"modules.{name}.{key}"] = t.detach().cpu().contiguous()
+            out |= module_tensors(f"modules.{name}", module)
         for name, opt in self.optimizers.items():
-            for idx, state in opt.state_dict()["state"].items():
-                for key, value in state.items():
-                    t = value if torch.is_tensor(value) else torch.tensor(value)
-                    out[f"optimizers.{name}.{idx}.{key}"] = t.detach().cpu().contiguous()
+            out |= optimizer_tensors(f"optimizers.{name}", opt)
         out["rng.generator"] = self.generator.get_state()
         out["rng.torch"] = torch.get_rng_state()
         return out
@@ -153,13 +150,9 @@ class Algorithm:
     def load_state(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
         """Restore what :meth:`state_tensors` and :meth:`state_meta` returned."""
         for name, module in self.modules.items():
-            prefix = f"modules.{name}."
-            sd = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
-            module.load_state_dict(sd)
+            module.load_state_dict(select(tensors, f"modules.{name}."))
         for name, opt in self.optimizers.items():
-            prefix = f"optimizers.{name}."
-            load_optimizer_state(opt, {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)},
-                                 meta["param_groups"][name])
+            load_optimizer_state(opt, select(tensors, f"optimizers.{name}."), meta["param_groups"][name])
         self.generator.set_state(tensors["rng.generator"])
         torch.set_rng_state(tensors["rng.torch"])
         self.n_updates = int(meta["n_updates"])

@@ -56,14 +56,9 @@ from torch import nn
 from orlkit.errors import OrlkitError
 from orlkit.nets.mlp import mlp
 from orlkit.nets.optim import adam, load_optimizer_state
-from orlkit.rewards.base import (
-    module_tensors,
-    optimizer_tensors,
-    read_reward_checkpoint,
-    select,
-    write_reward_checkpoint,
-)
+from orlkit.rewards.base import read_reward_checkpoint, write_reward_checkpoint
 from orlkit.rewards.goal_classifier import gradient_penalty
+from orlkit.train.checkpoint import module_tensors, optimizer_tensors, select
 
 KINDS = ("gail", "airl")
 LogProbFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]

@@ -17,7 +17,6 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import torch
 from safetensors.torch import save_file
-from torch import nn
 
 from orlkit.errors import OrlkitError
 from orlkit.train.checkpoint import FORMAT_VERSION, read_checkpoint
@@ -69,26 +68,6 @@ def relabel_rewards(model: RewardModel, obs: np.ndarray, actions: np.ndarray, ne
 
 # ---------------------------------------------------------------------- checkpoints of reward models
 # NAME.safetensors (tensors) + NAME.json (``reward_model``: the kind, config, dims); no code in either file.
-def module_tensors(prefix: str, module: nn.Module) -> dict[str, torch.Tensor]:
-    """A module's state dict as ``prefix.key`` → CPU tensor."""
-    return {f"{prefix}.{k}": v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
-
-
-def optimizer_tensors(prefix: str, optimizer: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
-    """An optimizer's per-parameter state (Adam's moments and step) as ``prefix.idx.key`` → tensor."""
-    out = {}
-    for idx, state in optimizer.state_dict()["state"].items():
-        for key, value in state.items():
-            t = value if torch.is_tensor(value) else torch.tensor(value)
-            out[f"{prefix}.{idx}.{key}"] = t.detach().cpu().contiguous()
-    return out
-
-
-def select(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
-    """The tensors under ``prefix``, with the prefix removed."""
-    return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
-
-
 def write_reward_checkpoint(path: str | Path, kind: str, tensors: dict[str, torch.Tensor],
                             meta: dict[str, Any]) -> Path:
     """``path``.safetensors, then ``path``.json (last, so a checkpoint with its JSON is complete); atomic."""

@@ -53,8 +53,8 @@ from safetensors.torch import save_file
 
 from orlkit.errors import OrlkitError
 from orlkit.nets.ensemble import EnsembleMLP
-from orlkit.nets.optim import adam
-from orlkit.train.checkpoint import FORMAT_VERSION, read_checkpoint
+from orlkit.nets.optim import adam, load_optimizer_state
+from orlkit.train.checkpoint import FORMAT_VERSION, module_tensors, optimizer_tensors, read_checkpoint, select
 from orlkit.train.io import atomic_write, write_json
 
 if TYPE_CHECKING:
@@ -317,11 +317,9 @@ class PreferenceRewardModel:
     # ------------------------------------------------------------------ save / load
     def state_tensors(self) -> dict[str, torch.Tensor]:
         """Network, normalisation, optimizer and generator state, as flat named tensors."""
-        out = {f"net.{k}": v for k, v in self.net.state_dict().items()}
-        out |= {"reward_mean": self.reward_mean, "reward_std": self.reward_std, "generator": self.generator.get_state()}
-        for idx, state in self.optimizer.state_dict()["state"].items():
-            out |= {f"optim.{idx}.{k}": torch.as_tensor(v) for k, v in state.items()}
-        return out
+        out = module_tensors("net", self.net) | optimizer_tensors("optim", self.optimizer)
+        return out | {"reward_mean": self.reward_mean, "reward_std": self.reward_std,
+                      "generator": self.generator.get_state()}
 
     def save(self, path: str | Path) -> Path:
         """Write ``path``.safetensors (tensors) and ``path``.json (config, dims); both atomically."""
@@ -346,16 +344,12 @@ class PreferenceRewardModel:
         if unknown:
             raise OrlkitError(f"{path}: unknown PreferenceConfig fields {sorted(unknown)}")
         model = cls(meta["obs_dim"], meta["action_dim"], PreferenceConfig(**meta["config"]), device)
-        model.net.load_state_dict({k[len("net."):]: v for k, v in tensors.items() if k.startswith("net.")})
+        model.net.load_state_dict(select(tensors, "net."))
         model.reward_mean = tensors["reward_mean"].to(model.device)
         model.reward_std = tensors["reward_std"].to(model.device)
         model.generator.set_state(tensors["generator"])
-        opt_state = model.optimizer.state_dict()
-        for key, value in tensors.items():
-            if key.startswith("optim."):
-                _, idx, name = key.split(".", 2)
-                opt_state["state"].setdefault(int(idx), {})[name] = value.to(model.device) if name != "step" else value
-        model.optimizer.load_state_dict(opt_state)
+        # the hyperparameters are the config's, so the optimizer's own param groups are the saved ones
+        load_optimizer_state(model.optimizer, select(tensors, "optim."), model.optimizer.state_dict()["param_groups"])
         model.n_updates = int(meta["n_updates"])
         return model
 

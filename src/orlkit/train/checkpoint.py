@@ -23,6 +23,27 @@ if TYPE_CHECKING:
 FORMAT_VERSION = 1
 
 
+# ------------------------------------------------- flat state: one safetensors key per tensor
+def module_tensors(prefix: str, module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A module's state dict as ``prefix.key`` → CPU tensor."""
+    return {f"{prefix}.{k}": v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+
+
+def optimizer_tensors(prefix: str, optimizer: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
+    """An optimizer's per-parameter state (Adam's moments and step) as ``prefix.idx.key`` → tensor."""
+    out = {}
+    for idx, state in optimizer.state_dict()["state"].items():
+        for key, value in state.items():
+            t = value if torch.is_tensor(value) else torch.tensor(value)
+            out[f"{prefix}.{idx}.{key}"] = t.detach().cpu().contiguous()
+    return out
+
+
+def select(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """The tensors under ``prefix``, with the prefix removed."""
+    return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+
+
 def save_checkpoint(path: str | Path, algo: Algorithm, tensors: dict[str, torch.Tensor] | None = None,
                     meta: dict[str, Any] | None = None) -> Path:
     """Save ``algo``'s full state (plus extra ``tensors``/``meta``) as ``path``.safetensors/.json."""
