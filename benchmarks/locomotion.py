@@ -240,7 +240,7 @@ def check_existing_runs(p: argparse.ArgumentParser, args: argparse.Namespace) ->
         try:
             wanted = full_config(algo, parse_overrides(algo, args.overrides.get(algo, [])))
         except OrlkitError as e:
-            p.error(f"--set {algo}:...: {e}")
+            p.error(str(e))  # each message names the key (and the algorithm where it matters)
         for dataset, seed, precision in [(d, s, q) for d in args.datasets for s in args.seeds for q in args.precisions]:
             config = run_dir(args.runs, algo, dataset, seed, precision) / "config.json"
             if not config.exists():
