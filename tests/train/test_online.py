@@ -36,6 +36,24 @@ def test_buffer_ring_keeps_the_latest_rows_in_order():
     assert set(batch.rewards.tolist()) <= set(range(3, 10))
 
 
+def test_initial_fraction_draws_that_share_of_every_batch_from_the_first_rows():
+    buf = ReplayBuffer(3, 1, capacity=100, seed=1)
+    _fill(buf, 10)  # rows 0..9: the "demonstrations"
+    only_first = buf.sample(64, first=10, fraction=0.5)  # nothing after them yet: uniform over all rows
+    assert only_first.rewards.max() < 10
+    _fill(buf, 90, start=10)
+    for _ in range(20):
+        r = buf.sample(64, first=10, fraction=0.5).rewards
+        assert int((r < 10).sum()) == 32  # exactly half from rows 0..9, half from 10..99
+    uniform = torch.cat([buf.sample(256).rewards for _ in range(20)])
+    assert 0.05 < float((uniform < 10).float().mean()) < 0.15  # without it: their share of the buffer (10 %)
+    with pytest.raises(OrlkitError, match="initial-fraction"):
+        OnlineConfig("Pendulum-v1", initial_fraction=1.0)
+    with pytest.raises(OrlkitError, match="initial rows"):
+        train_online(_sac(), OnlineConfig("Pendulum-v1", steps=50, buffer_size=50, initial_fraction=0.5),
+                     initial_data=buf.to_dataset(), progress=False)
+
+
 def test_buffer_relabel_uses_the_model_and_keeps_true_rewards():
     class SumObs:
         def reward(self, obs, actions, next_obs):

@@ -15,7 +15,9 @@ For every method: ``true_success`` (the environment's success test on the final 
 evaluation episodes), ``predicted_success`` (the fraction of those final states the method's own
 reward model calls a success, p > ½; for GAIL/AIRL and BC there is no success classifier: None) and
 ``env_steps`` used. All RL methods start with the demonstrations in the replay buffer (relabelled
-by their reward model), so every method sees the same 50 demonstrations.
+by their reward model), so every method sees the same 50 demonstrations, and every SAC batch is half
+demonstration transitions, half the policy's own (``DEMO_FRACTION``, the symmetric sampling of Ball et
+al. 2023, RLPD), with 2 updates per environment step (``UPDATES_PER_STEP``).
 """
 
 from __future__ import annotations
@@ -31,6 +33,10 @@ ENV_ID = "orlkit/Pusher-v0"
 METHODS = ("BC", "frozen classifier", "VICE", "VICE-RAQ", "GAIL", "AIRL")
 N_DEMOS = 50
 EVAL_EPISODES = 20
+UPDATES_PER_STEP = 2  # SAC gradient updates per environment step
+DEMO_FRACTION = 0.5  # share of every SAC batch drawn from the demonstrations (RLPD's symmetric sampling)
+# the classifier: small, and fast enough to keep up with the policy (Adam 1e-3, 50 balanced steps per epoch)
+CLASSIFIER = {"hidden": (64, 64), "lr": 1e-3, "steps_per_update": 50}
 
 
 def _final_states(act, episodes: int, seed: int) -> np.ndarray:
@@ -71,7 +77,7 @@ def run_method(method: str, seed: int, steps: int, progress: bool = False) -> di
         return {"true_success": float(pusher.is_success(finals).mean()), "predicted_success": None, "env_steps": 0,
                 "curve": []}
     run = OnlineConfig(ENV_ID, steps=steps, eval_every=5000, eval_episodes=EVAL_EPISODES, seed=seed,
-                       callback_every=1000)
+                       callback_every=1000, updates_per_step=UPDATES_PER_STEP, initial_fraction=DEMO_FRACTION)
     sac = {"hidden": (128, 128)}
     if method in ("GAIL", "AIRL"):
         res = train_adversarial(run, demos, kind=method.lower(), sac=sac, demos_in_buffer=True, progress=progress)
@@ -80,7 +86,7 @@ def run_method(method: str, seed: int, steps: int, progress: bool = False) -> di
         mode = {"frozen classifier": "frozen", "VICE": "vice", "VICE-RAQ": "raq"}[method]
         positives = demos.obs[demos.episode_bounds[1]][pusher.is_success(demos.obs[demos.episode_bounds[1]])]
         res = train_with_classifier(run, positives, pusher.failure_examples(300, seed=seed), mode=mode,
-                                    config=GoalClassifierConfig(hidden=(64, 64), seed=seed),
+                                    config=GoalClassifierConfig(**CLASSIFIER, seed=seed),
                                     teacher=lambda s: bool(pusher.is_success(s[None])[0]), sac=sac, demos=demos,
                                     progress=progress)
         model = res["classifier"]
@@ -97,10 +103,18 @@ def run_method(method: str, seed: int, steps: int, progress: bool = False) -> di
 
 def run(seeds: int = 3, steps: int = 40_000, methods: tuple[str, ...] = METHODS, progress: bool = True
         ) -> dict[str, Any]:
-    results: dict[str, Any] = {"env_id": ENV_ID, "seeds": seeds, "env_steps": steps, "demos": N_DEMOS,
-                               "eval_episodes": EVAL_EPISODES, "methods": {}}
-    for method in methods:
-        per_seed = [run_method(method, seed, steps, progress) for seed in range(seeds)]
+    return summarize({m: [run_method(m, seed, steps, progress) for seed in range(seeds)] for m in methods}, steps)
+
+
+def summarize(per_seed_results: dict[str, list[dict[str, Any]]], steps: int) -> dict[str, Any]:
+    """The results of :func:`run` from ``{method: [run_method(method, seed, steps) for each seed]}``."""
+    seeds = {len(v) for v in per_seed_results.values()}
+    if len(seeds) != 1:
+        raise ValueError(f"every method needs the same number of seeds, got {seeds}")
+    results: dict[str, Any] = {"env_id": ENV_ID, "seeds": seeds.pop(), "env_steps": steps, "demos": N_DEMOS,
+                               "eval_episodes": EVAL_EPISODES, "updates_per_step": UPDATES_PER_STEP,
+                               "demo_fraction": DEMO_FRACTION, "methods": {}}
+    for method, per_seed in per_seed_results.items():
         entry: dict[str, Any] = {"per_seed": per_seed}
         for key in ("true_success", "predicted_success"):
             vals = [r[key] for r in per_seed if r[key] is not None]

@@ -63,6 +63,7 @@ class OnlineConfig:
     snapshot_every: int = 0  # >0: also keep the policy weights every this many steps (snapshots/)
     callback_every: int = 1_000  # call ``callback(step, buffer)`` every this many steps
     precision: str = "fp32"  # "bf16": updates under bf16 autocast (nets/precision.py)
+    initial_fraction: float = 0.0  # share of every batch drawn from ``initial_data`` (RLPD: 0.5); 0: uniform
 
     def __post_init__(self) -> None:
         check_precision(self.precision)
@@ -72,6 +73,8 @@ class OnlineConfig:
         for name in ("start_steps", "update_after", "eval_every", "checkpoint_every", "snapshot_every"):
             if getattr(self, name) < 0:
                 raise OrlkitError(f"--{name.replace('_', '-')} must be ≥ 0, got {getattr(self, name)}")
+        if not 0.0 <= self.initial_fraction < 1.0:
+            raise OrlkitError(f"--initial-fraction must be in [0, 1), got {self.initial_fraction}")
 
 
 class ReplayBuffer:
@@ -107,9 +110,19 @@ class ReplayBuffer:
         self.pos = (self.pos + 1) % self.capacity
         self.size = min(self.size + 1, self.capacity)
 
-    def sample(self, batch_size: int) -> Batch:
-        """A uniform batch from the filled rows (this buffer's own generator)."""
-        return self.rows(torch.randint(0, self.size, (batch_size,), generator=self.generator).numpy())
+    def sample(self, batch_size: int, first: int = 0, fraction: float = 0.0) -> Batch:
+        """A uniform batch from the filled rows (this buffer's own generator).
+
+        With ``first > 0`` and ``fraction > 0``, ``round(fraction · batch_size)`` rows come from rows
+        ``[0, first)`` (e.g. demonstrations) and the rest from ``[first, size)`` (RLPD's symmetric
+        sampling at 0.5), once the latter holds any row.
+        """
+        k = round(fraction * batch_size) if 0 < first < self.size else 0
+        if k == 0:
+            return self.rows(torch.randint(0, self.size, (batch_size,), generator=self.generator).numpy())
+        idx = torch.cat([torch.randint(0, first, (k,), generator=self.generator),
+                         torch.randint(first, self.size, (batch_size - k,), generator=self.generator)])
+        return self.rows(idx.numpy())
 
     def rows(self, idx: np.ndarray) -> Batch:
         """The transitions at storage rows ``idx`` as a Batch."""
@@ -204,6 +217,9 @@ def train_online(algo: Algorithm, run: OnlineConfig, out_dir: str | Path | None 
         raise OrlkitError(f"{algo.name} expects {algo.spec.obs_dim}-dim observations; {run.env_id} has "
                           f"{env.observation_space.shape}")
     n_initial = 0 if initial_data is None else initial_data.n_transitions
+    if run.initial_fraction and run.buffer_size < run.steps + n_initial:
+        raise OrlkitError(f"--initial-fraction needs every initial row kept: buffer_size {run.buffer_size} < steps + "
+                          f"initial rows ({run.steps + n_initial})")
     buffer = ReplayBuffer(algo.spec.obs_dim, algo.spec.action_dim, min(run.buffer_size, run.steps + n_initial),
                           seed=run.seed)
     rng = np.random.default_rng(run.seed)
@@ -290,7 +306,7 @@ def train_online(algo: Algorithm, run: OnlineConfig, out_dir: str | Path | None 
         if step > run.update_after:
             for _ in range(run.updates_per_step):
                 with autocast(run.precision, algo.device):
-                    metrics = algo.update(buffer.sample(algo.config.batch_size))
+                    metrics = algo.update(buffer.sample(algo.config.batch_size, n_initial, run.initial_fraction))
             if not all(np.isfinite(v) for v in metrics.values()):
                 raise FloatingPointError(f"non-finite metrics at step {step}: {metrics}")
         if (run.eval_every and step % run.eval_every == 0) or step == run.steps:
