@@ -13,11 +13,13 @@
 
 For every method: ``true_success`` (the environment's success test on the final state of 20
 evaluation episodes), ``predicted_success`` (the fraction of those final states the method's own
-reward model calls a success, p > ½; for GAIL/AIRL and BC there is no success classifier: None) and
-``env_steps`` used. All RL methods start with the demonstrations in the replay buffer (relabelled
-by their reward model), so every method sees the same 50 demonstrations, and every SAC batch is half
-demonstration transitions, half the policy's own (``DEMO_FRACTION``, the symmetric sampling of Ball et
-al. 2023, RLPD), with 2 updates per environment step (``UPDATES_PER_STEP``).
+reward model calls a success, p > ½; for GAIL/AIRL and BC there is no success classifier: None),
+``late_success`` (the share of evaluation episodes that reach the goal at any step, averaged over the
+last ``LATE_EVALS`` evaluations during training: how steady a method is, not only where its final
+policy ended) and ``env_steps`` used. All RL methods start with the demonstrations in the replay
+buffer (relabelled by their reward model), so every method sees the same 50 demonstrations, and every
+SAC batch is half demonstration transitions, half the policy's own (``DEMO_FRACTION``, the symmetric
+sampling of Ball et al. 2023, RLPD), with 2 updates per environment step (``UPDATES_PER_STEP``).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ ENV_ID = "orlkit/Pusher-v0"
 METHODS = ("BC", "frozen classifier", "VICE", "VICE-RAQ", "GAIL", "AIRL")
 N_DEMOS = 50
 EVAL_EPISODES = 20
+LATE_EVALS = 4  # "late success": the mean of the last this many evaluations during training
 UPDATES_PER_STEP = 2  # SAC gradient updates per environment step
 DEMO_FRACTION = 0.5  # share of every SAC batch drawn from the demonstrations (RLPD's symmetric sampling)
 # the classifier: small, and fast enough to keep up with the policy (Adam 1e-3, 50 balanced steps per epoch)
@@ -119,6 +122,8 @@ def summarize(per_seed_results: dict[str, list[dict[str, Any]]], steps: int) -> 
         for key in ("true_success", "predicted_success"):
             vals = [r[key] for r in per_seed if r[key] is not None]
             entry[key] = {"mean": float(np.mean(vals)), "std": float(np.std(vals))} if vals else None
+        late = [np.mean([p["success_rate"] for p in r["curve"][-LATE_EVALS:]]) for r in per_seed if r["curve"]]
+        entry["late_success"] = {"mean": float(np.mean(late)), "std": float(np.std(late))} if late else None
         entry["env_steps"] = per_seed[0]["env_steps"]
         results["methods"][method] = entry
     return results
@@ -130,11 +135,14 @@ def table(results: dict[str, Any]) -> str:
     def fmt(s: dict[str, float] | None) -> str:
         return "—" if s is None else f"{100 * s['mean']:.0f}% ± {100 * s['std']:.0f}"
 
-    rows = [[name, fmt(e["true_success"]), fmt(e["predicted_success"]), e["env_steps"]]
+    rows = [[name, fmt(e["true_success"]), fmt(e["predicted_success"]), fmt(e.get("late_success")), e["env_steps"]]
             for name, e in results["methods"].items()]
-    return (format_table(["method", "true success", "predicted success (own classifier, p > ½)", "env steps"], rows)
+    return (format_table(["method", "true success", "predicted success (own classifier, p > ½)",
+                          f"late success (last {LATE_EVALS} evaluations)", "env steps"], rows)
             + f"\n\n{results['env_id']}, {results['demos']} scripted demonstrations, mean ± std over "
-            f"{results['seeds']} seeds, {results['eval_episodes']} evaluation episodes per seed")
+            f"{results['seeds']} seeds, {results['eval_episodes']} evaluation episodes per seed. True and predicted "
+            "success judge the final state of each episode of the final policy; late success is the share of "
+            "episodes that reach the goal at any step, averaged over the last evaluations during training.")
 
 
 def plot(results: dict[str, Any], path: str) -> None:
