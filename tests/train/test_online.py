@@ -39,8 +39,8 @@ def test_buffer_ring_keeps_the_latest_rows_in_order():
 def test_initial_fraction_draws_that_share_of_every_batch_from_the_first_rows():
     buf = ReplayBuffer(3, 1, capacity=100, seed=1)
     _fill(buf, 10)  # rows 0..9: the "demonstrations"
-    only_first = buf.sample(64, first=10, fraction=0.5)  # nothing after them yet: uniform over all rows
-    assert only_first.rewards.max() < 10
+    only_first = buf.sample(64, first=10, fraction=0.5)  # nothing after them yet: no split (and no error)
+    assert only_first.rewards.shape == (64,)
     _fill(buf, 90, start=10)
     for _ in range(20):
         r = buf.sample(64, first=10, fraction=0.5).rewards
@@ -49,9 +49,30 @@ def test_initial_fraction_draws_that_share_of_every_batch_from_the_first_rows():
     assert 0.05 < float((uniform < 10).float().mean()) < 0.15  # without it: their share of the buffer (10 %)
     with pytest.raises(OrlkitError, match="initial-fraction"):
         OnlineConfig("Pendulum-v1", initial_fraction=1.0)
+    assert int((buf.sample(256, first=10, fraction=0.001).rewards < 10).sum()) == 1  # a tiny share: at least one row
     with pytest.raises(OrlkitError, match="initial rows"):
         train_online(_sac(), OnlineConfig("Pendulum-v1", steps=50, buffer_size=50, initial_fraction=0.5),
                      initial_data=buf.to_dataset(), progress=False)
+    with pytest.raises(OrlkitError, match="needs initial_data"):
+        train_online(_sac(), OnlineConfig("Pendulum-v1", steps=50, initial_fraction=0.5), progress=False)
+
+
+def test_train_online_passes_the_initial_rows_and_fraction_to_the_sampler(monkeypatch):
+    demo = ReplayBuffer(3, 1, capacity=40)
+    for i in range(40):
+        demo.add(np.zeros(3), np.full(1, 0.5), 0.0, 0.0, np.zeros(3), False, i % 20 == 19, i // 20)
+    calls = []
+    original = ReplayBuffer.sample
+
+    def spy(self, batch_size, first=0, fraction=0.0):
+        calls.append((first, fraction))
+        return original(self, batch_size, first, fraction)
+
+    monkeypatch.setattr(ReplayBuffer, "sample", spy)
+    run = OnlineConfig("Pendulum-v1", steps=30, start_steps=10, update_after=10, eval_every=0, eval_episodes=1,
+                       initial_fraction=0.5)
+    train_online(_sac(), run, initial_data=demo.to_dataset(), progress=False)
+    assert calls and set(calls) == {(40, 0.5)}  # every update: the 40 demonstration rows, half of each batch
 
 
 def test_buffer_relabel_uses_the_model_and_keeps_true_rewards():

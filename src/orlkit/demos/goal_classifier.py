@@ -112,6 +112,8 @@ def run(seeds: int = 3, steps: int = 40_000, methods: tuple[str, ...] = METHODS,
 def summarize(per_seed_results: dict[str, list[dict[str, Any]]], steps: int) -> dict[str, Any]:
     """The results of :func:`run` from ``{method: [run_method(method, seed, steps) for each seed]}``."""
     seeds = {len(v) for v in per_seed_results.values()}
+    if not per_seed_results or 0 in seeds:
+        raise ValueError("summarize needs at least one method with at least one seed")
     if len(seeds) != 1:
         raise ValueError(f"every method needs the same number of seeds, got {seeds}")
     results: dict[str, Any] = {"env_id": ENV_ID, "seeds": seeds.pop(), "env_steps": steps, "demos": N_DEMOS,

@@ -115,9 +115,11 @@ class ReplayBuffer:
 
         With ``first > 0`` and ``fraction > 0``, ``round(fraction · batch_size)`` rows come from rows
         ``[0, first)`` (e.g. demonstrations) and the rest from ``[first, size)`` (RLPD's symmetric
-        sampling at 0.5), once the latter holds any row.
+        sampling at 0.5; at least one row when ``fraction > 0``), once the latter holds any row. The
+        caller keeps rows ``[0, first)`` from being overwritten (``train_online`` sizes the ring so it
+        never wraps when it uses this).
         """
-        k = round(fraction * batch_size) if 0 < first < self.size else 0
+        k = max(1, round(fraction * batch_size)) if fraction > 0 and 0 < first < self.size else 0
         if k == 0:
             return self.rows(torch.randint(0, self.size, (batch_size,), generator=self.generator).numpy())
         idx = torch.cat([torch.randint(0, first, (k,), generator=self.generator),
@@ -217,6 +219,9 @@ def train_online(algo: Algorithm, run: OnlineConfig, out_dir: str | Path | None 
         raise OrlkitError(f"{algo.name} expects {algo.spec.obs_dim}-dim observations; {run.env_id} has "
                           f"{env.observation_space.shape}")
     n_initial = 0 if initial_data is None else initial_data.n_transitions
+    if run.initial_fraction and (initial_data is None or resume):
+        raise OrlkitError("--initial-fraction needs initial_data (the rows to draw that share from) and a fresh run "
+                          "(resuming one is not supported)")
     if run.initial_fraction and run.buffer_size < run.steps + n_initial:
         raise OrlkitError(f"--initial-fraction needs every initial row kept: buffer_size {run.buffer_size} < steps + "
                           f"initial rows ({run.steps + n_initial})")
