@@ -197,3 +197,17 @@ def test_relabelling_passes_terminals_to_airl_and_keeps_three_argument_models_wo
 
     np.testing.assert_allclose(relabel_rewards(ThreeArgs(), *arrays, terminals=b.terminals.numpy()),
                                b.obs.sum(-1).numpy(), rtol=1e-6)
+
+
+def test_reward_learning_loops_refuse_a_buffer_that_would_overwrite_rows():
+    from orlkit.envs import pusher
+    from orlkit.rewards.example_rl import train_adversarial, train_with_classifier
+    from orlkit.train.online import OnlineConfig
+
+    demos = pusher.make_demos(2, seed=0)  # 200 rows
+    run = OnlineConfig("orlkit/Pusher-v0", steps=100, buffer_size=250)
+    with pytest.raises(OrlkitError, match=r"buffer_size 250 < steps \+ initial rows \(300\).*every transition kept"):
+        train_adversarial(run, demos, demos_in_buffer=True, progress=False)
+    finals = demos.obs[demos.episode_bounds[1]]
+    with pytest.raises(OrlkitError, match=r"buffer_size 250 < steps \+ initial rows \(300\)"):
+        train_with_classifier(run, finals, pusher.failure_examples(10, seed=0), demos=demos, progress=False)

@@ -29,9 +29,11 @@ from orlkit.data.dataset import TransitionDataset
 from orlkit.errors import OrlkitError
 from orlkit.rewards.adversarial import AdversarialConfig, make_discriminator
 from orlkit.rewards.goal_classifier import GoalClassifier, GoalClassifierConfig
-from orlkit.train.online import OnlineConfig, ReplayBuffer, continuous_spec, train_online
+from orlkit.train.online import OnlineConfig, ReplayBuffer, check_no_wrap, continuous_spec, train_online
 
 MODES = ("frozen", "vice", "raq", "gail", "airl")
+# the epoch windows below index the buffer in insertion order: the ring must never wrap
+NO_WRAP = "reward learning from the replay buffer needs every transition kept"
 
 
 def _sac(run: OnlineConfig, sac: dict[str, Any] | None):
@@ -52,12 +54,12 @@ def train_with_classifier(run: OnlineConfig, positives: np.ndarray, negatives: n
         raise OrlkitError(f"unknown classifier mode {mode!r}; choose frozen, vice or raq")
     if mode == "raq" and teacher is None:
         raise OrlkitError("mode 'raq' needs a teacher(state) -> bool")
+    last = {"pos": 0 if demos is None else demos.n_transitions, "epochs": 0}
+    check_no_wrap(run, last["pos"], NO_WRAP)  # before the classifier's pre-training, not after
     obs_dim = positives.shape[1]
     clf = GoalClassifier(obs_dim, config or GoalClassifierConfig(seed=run.seed))
     clf.train_frozen(positives, negatives, frozen_steps)
     epoch = run.callback_every
-    last = {"pos": 0 if demos is None else demos.n_transitions, "epochs": 0}
-    _check_no_wrap(run, last["pos"])
 
     def callback(step: int, buffer: ReplayBuffer) -> dict[str, float] | None:
         if mode == "frozen":
@@ -86,12 +88,12 @@ def train_adversarial(run: OnlineConfig, demos: TransitionDataset, kind: str = "
     """SAC on a GAIL or AIRL discriminator's reward, trained against ``demos`` every epoch."""
     if kind not in ("gail", "airl"):
         raise OrlkitError(f"unknown adversarial kind {kind!r}; choose gail or airl")
+    n_demos = demos.n_transitions if demos_in_buffer else 0
+    check_no_wrap(run, n_demos, NO_WRAP)
     obs_dim, action_dim = demos.obs_shape[0], demos.action_dim
     disc = make_discriminator(obs_dim, action_dim, config or AdversarialConfig(kind=kind, seed=run.seed))
     algo = _sac(run, sac)
     expert = demos.sampler(batch_size, seed=run.seed)
-    n_demos = demos.n_transitions if demos_in_buffer else 0
-    _check_no_wrap(run, n_demos)
     rng = np.random.default_rng(run.seed)
     epoch = run.callback_every
 
@@ -112,9 +114,3 @@ def train_adversarial(run: OnlineConfig, demos: TransitionDataset, kind: str = "
                           initial_data=demos if demos_in_buffer else None, progress=progress)
     return {**result, "discriminator": disc, "algo": algo}
 
-
-def _check_no_wrap(run: OnlineConfig, n_initial: int) -> None:
-    """The epoch windows below index the buffer in insertion order: the ring must never wrap."""
-    if run.buffer_size < run.steps + n_initial:
-        raise OrlkitError(f"buffer_size {run.buffer_size} < steps + demonstrations ({run.steps + n_initial}): "
-                          "reward learning from the replay buffer needs every transition kept")

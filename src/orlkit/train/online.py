@@ -194,6 +194,12 @@ def _append(path: Path, row: dict[str, Any]) -> None:
         f.write(json.dumps(row) + "\n")
 
 
+def check_no_wrap(run: OnlineConfig, n_initial: int, why: str) -> None:
+    """Refuse a ring buffer that would overwrite rows: ``why`` says what needs them all kept."""
+    if run.buffer_size < run.steps + n_initial:
+        raise OrlkitError(f"buffer_size {run.buffer_size} < steps + initial rows ({run.steps + n_initial}): {why}")
+
+
 def train_online(algo: Algorithm, run: OnlineConfig, out_dir: str | Path | None = None, *,
                  reward_model: RewardModel | None = None,
                  callback: Callable[[int, ReplayBuffer], dict[str, float] | None] | None = None,
@@ -222,9 +228,8 @@ def train_online(algo: Algorithm, run: OnlineConfig, out_dir: str | Path | None 
     if run.initial_fraction and (initial_data is None or resume):
         raise OrlkitError("--initial-fraction needs initial_data (the rows to draw that share from) and a fresh run "
                           "(resuming one is not supported)")
-    if run.initial_fraction and run.buffer_size < run.steps + n_initial:
-        raise OrlkitError(f"--initial-fraction needs every initial row kept: buffer_size {run.buffer_size} < steps + "
-                          f"initial rows ({run.steps + n_initial})")
+    if run.initial_fraction:
+        check_no_wrap(run, n_initial, "--initial-fraction needs every initial row kept")
     buffer = ReplayBuffer(algo.spec.obs_dim, algo.spec.action_dim, min(run.buffer_size, run.steps + n_initial),
                           seed=run.seed)
     rng = np.random.default_rng(run.seed)
