@@ -8,14 +8,16 @@ gymnasium 1.0.0). Every measurement runs in a fresh subprocess, one at a time, s
 per run and nothing else competes for the cores. For each algorithm:
 
 - **speed**: gradient updates per second inside ``update()`` (batches sampled outside the timer;
-  20 warm-up updates, then the median of 3 blocks), for orlkit fp32, orlkit bf16 and d3rlpy; and the
+  20 warm-up updates, then the median of 3 blocks per process; ``--speed-rounds`` processes per library,
+  taking turns, and the median over them), for orlkit fp32, orlkit bf16 and d3rlpy; and the
   update's GEMM floor in fp32 and bf16 (benchmarks/floor.py), as "update time / floor". d3rlpy's public
   ``update(batch)`` takes NumPy arrays and converts them to tensors (and scales IQL's rewards) inside;
   orlkit's sampler hands over tensors. Both are each library's own ``update`` as a user calls it.
-- **train** (per seed): end to end, what a user waits for: orlkit's ``train()`` (sampling, update,
-  metrics log, TensorBoard, checkpoint, one evaluation episode at the end) and d3rlpy's ``fit()``
-  (its default file logger, model saving each epoch, one evaluation episode after); peak resident
-  memory of the process; then the final policy's normalized score over ``--eval-episodes``.
+- **train** (per seed, the libraries taking turns): end to end, what a user waits for: orlkit's
+  ``train()`` (sampling, update, metrics log, TensorBoard, checkpoint, one evaluation episode at the
+  end) and d3rlpy's ``fit()`` (its default file logger, model saving each epoch, one evaluation
+  episode after); peak resident memory of the process; then the final policy's normalized score over
+  ``--eval-episodes``.
 
 Scores: mean ± std over seeds, and the IQM with a bootstrap 95% interval over seeds (Agarwal et al.
 2021; with 3 seeds the IQM is the mean and the interval is wide — read it as such).
@@ -119,6 +121,18 @@ def median_rate(step, n: int) -> float:
             spent += step()
         rates.append(n / spent)
     return float(np.median(rates))
+
+
+def median_of_rounds(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One speed entry from several processes' results: medians of the rates and floors, and every round's rate."""
+    out: dict[str, Any] = {"updates_per_sec": float(np.median([r["updates_per_sec"] for r in runs])),
+                           "rounds": [r["updates_per_sec"] for r in runs]}
+    if "floor_s" in runs[0]:
+        out["floor_s"] = {k: float(np.median([r["floor_s"][k] for r in runs])) for k in runs[0]["floor_s"]}
+        out["gflop_per_update"] = runs[0]["gflop_per_update"]
+        out["gemm_calls"] = runs[0]["gemm_calls"]
+    out["peak_rss_mb"] = float(np.max([r["peak_rss_mb"] for r in runs]))
+    return out
 
 
 def speed_worker(task: dict[str, Any]) -> dict[str, Any]:
@@ -339,6 +353,7 @@ def main() -> None:
     p.add_argument("--updates", default="", help="updates per training run: N for all, or ALGO=N,... "
                    f"(default {DEFAULT_UPDATES})")
     p.add_argument("--timing-updates", type=int, default=100, help="updates per timed block (speed phase)")
+    p.add_argument("--speed-rounds", type=int, default=3, help="fresh processes per library in the speed phase")
     p.add_argument("--eval-episodes", type=int, default=10)
     p.add_argument("--precision", default="fp32,bf16", help="orlkit precisions to run")
     p.add_argument("--threads", type=int, default=os.cpu_count())
@@ -374,20 +389,26 @@ def main() -> None:
         entry: dict[str, Any] = {"dataset": dataset, "updates": updates, "speed": {}, "train": {}}
         base = {"algo": algo, "dataset": dataset, "timing_updates": args.timing_updates,
                 "eval_episodes": args.eval_episodes}
-        for lib, precision in [("orlkit", pr) for pr in precisions] + [("d3rlpy", "fp32")]:
-            key = f"orlkit-{precision}" if lib == "orlkit" else "d3rlpy"
-            entry["speed"][key] = run_task({**base, "phase": "speed", "lib": lib, "precision": precision},
-                                           args.threads)
-            print(f"{algo:13s} {key:12s} {entry['speed'][key]['updates_per_sec']:8.1f} upd/s in update", flush=True)
-            if args.skip_train:
-                continue
-            runs = []
-            for seed in range(args.seeds):
-                runs.append(run_task({**base, "phase": "train", "lib": lib, "precision": precision, "seed": seed,
-                                      "updates": updates}, args.threads))
-                print(f"{algo:13s} {key:12s} seed {seed}: {runs[-1]['updates_per_sec_end_to_end']:.1f} upd/s end "
-                      f"to end, score {runs[-1]['score']:.1f}, {runs[-1]['peak_rss_mb']:.0f} MB", flush=True)
-            entry["train"][key] = runs
+        keys = [(f"orlkit-{pr}", "orlkit", pr) for pr in precisions] + [("d3rlpy", "d3rlpy", "fp32")]
+        # Speed: --speed-rounds rounds, each a fresh process per library and precision, in turn; the median over
+        # rounds (a process's own rate is the median of 3 blocks). Processes differ more than blocks within one.
+        rounds: dict[str, list[dict[str, Any]]] = {key: [] for key, _, _ in keys}
+        for r in range(args.speed_rounds):
+            for key, lib, precision in keys:
+                rounds[key].append(run_task({**base, "phase": "speed", "lib": lib, "precision": precision},
+                                            args.threads))
+                print(f"{algo:13s} {key:12s} round {r}: {rounds[key][-1]['updates_per_sec']:8.1f} upd/s in update",
+                      flush=True)
+        entry["speed"] = {key: median_of_rounds(runs) for key, runs in rounds.items()}
+        if not args.skip_train:
+            entry["train"] = {key: [] for key, _, _ in keys}
+            for seed in range(args.seeds):  # seeds outermost: the libraries take turns, as in the speed phase
+                for key, lib, precision in keys:
+                    run = run_task({**base, "phase": "train", "lib": lib, "precision": precision, "seed": seed,
+                                    "updates": updates}, args.threads)
+                    entry["train"][key].append(run)
+                    print(f"{algo:13s} {key:12s} seed {seed}: {run['updates_per_sec_end_to_end']:.1f} upd/s end "
+                          f"to end, score {run['score']:.1f}, {run['peak_rss_mb']:.0f} MB", flush=True)
         results["algos"][algo] = entry
     results["summary"] = summarise(results)
     out = Path(args.out)
