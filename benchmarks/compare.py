@@ -127,10 +127,8 @@ def median_of_rounds(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """One speed entry from several processes' results: medians of the rates and floors, and every round's rate."""
     out: dict[str, Any] = {"updates_per_sec": float(np.median([r["updates_per_sec"] for r in runs])),
                            "rounds": [r["updates_per_sec"] for r in runs]}
-    if "floor_s" in runs[0]:
-        out["floor_s"] = {k: float(np.median([r["floor_s"][k] for r in runs])) for k in runs[0]["floor_s"]}
-        out["gflop_per_update"] = runs[0]["gflop_per_update"]
-        out["gemm_calls"] = runs[0]["gemm_calls"]
+    if "floor_s" in runs[0]:  # measured in the first round only
+        out |= {k: runs[0][k] for k in ("floor_s", "gflop_per_update", "gemm_calls")}
     out["peak_rss_mb"] = float(np.max([r["peak_rss_mb"] for r in runs]))
     return out
 
@@ -157,6 +155,8 @@ def speed_worker(task: dict[str, Any]) -> dict[str, Any]:
         for _ in range(20):
             step()
         out["updates_per_sec"] = median_rate(step, n)
+        if not task.get("floor", True):
+            return out
         sys.path.insert(0, str(HERE))
         from floor import gemm_floor, gemm_flops, record_gemms
 
@@ -359,6 +359,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=os.cpu_count())
     p.add_argument("--skip-train", action="store_true", help="speed and floor only")
     p.add_argument("--out", default=str(HERE / "results" / f"compare-{time.strftime('%Y-%m-%d')}"))
+    p.add_argument("--force", action="store_true", help="overwrite --out's .json/.md if they exist")
     args = p.parse_args()
     if args.worker:
         task = json.loads(args.worker)
@@ -368,6 +369,12 @@ def main() -> None:
         out = speed_worker(task) if task["phase"] == "speed" else train_worker(task)
         print(json.dumps(out))
         return
+    if args.speed_rounds < 1:
+        p.error("--speed-rounds must be at least 1")
+    if not args.force and (taken := [x for x in (".json", ".md") if Path(args.out).with_suffix(x).exists()]):
+        p.error(f"{args.out}{taken[0]} exists; choose another --out or add --force")
+    if "fp32" not in [x.strip() for x in args.precision.split(",")]:
+        p.error("the summary compares against orlkit fp32: include fp32 in --precision")
     import d3rlpy
     import torch
 
@@ -395,8 +402,8 @@ def main() -> None:
         rounds: dict[str, list[dict[str, Any]]] = {key: [] for key, _, _ in keys}
         for r in range(args.speed_rounds):
             for key, lib, precision in keys:
-                rounds[key].append(run_task({**base, "phase": "speed", "lib": lib, "precision": precision},
-                                            args.threads))
+                rounds[key].append(run_task({**base, "phase": "speed", "lib": lib, "precision": precision,
+                                             "floor": r == 0}, args.threads))
                 print(f"{algo:13s} {key:12s} round {r}: {rounds[key][-1]['updates_per_sec']:8.1f} upd/s in update",
                       flush=True)
         entry["speed"] = {key: median_of_rounds(runs) for key, runs in rounds.items()}

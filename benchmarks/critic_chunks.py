@@ -3,12 +3,14 @@ chunks: the measurement behind ``orlkit.nets.ensemble.CHUNK_FLOATS``.
 
     python benchmarks/critic_chunks.py [--rows 7680] [--precision fp32|bf16]
 
-Prints the median milliseconds of one forward + backward per chunk size (rows per chunk). Run it on a quiet machine.
+Prints the median milliseconds of one forward + backward per ``chunk_rows`` (the chunks the Critic actually makes
+from it: equal whole states). Run it on a quiet machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import time
 
 import torch
@@ -45,11 +47,15 @@ def main() -> None:
             q = critic(obs, actions)
         q.float().sum().backward()
 
-    print(f"{args.rows} rows, {args.precision}, torch {torch.__version__}, {torch.get_num_threads()} threads")
-    for rows in (args.rows, 3840, 2560, 2048, 1024, 256):
+    b = args.rows // n
+    print(f"{b} states × {n} actions = {b * n} rows, {args.precision}, torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads")
+    for rows in (b * n, 3840, 2560, 2048, 1024, 256):
         critic.chunk_rows = rows
+        states = critic.chunk_states(b, n)
         mark = "  (default)" if rows == default else ""
-        print(f"chunks of {rows:5d} rows: {median_ms(step):6.1f} ms{mark}")
+        print(f"chunk_rows {rows:5d}: {math.ceil(b / states)} chunks of ≤ {states * n:4d} rows: "
+              f"{median_ms(step):6.1f} ms{mark}")
 
 
 if __name__ == "__main__":

@@ -1,30 +1,47 @@
-"""The batched critic ensemble: chunked evaluation of sampled actions is exactly one pass."""
+"""The batched critic ensemble: chunked evaluation of sampled actions equals one pass (up to rounding)."""
 
+import pytest
 import torch
 
-from orlkit.nets.ensemble import Critic
+from orlkit.nets.ensemble import CHUNK_FLOATS, MIN_CHUNK_ROWS, Critic
+from orlkit.nets.precision import autocast
 
 
-def _values_and_grads(critic: Critic, obs: torch.Tensor, actions: torch.Tensor):
+def _values_and_grads(critic: Critic, obs: torch.Tensor, actions: torch.Tensor, precision: str = "fp32"):
     critic.zero_grad(set_to_none=True)
-    q = critic(obs, actions)
+    with autocast(precision):
+        q = critic(obs, actions)
     (q * torch.linspace(-1, 1, q.numel()).reshape(q.shape)).sum().backward()  # weights every output differently
     return q.detach(), [p.grad.clone() for p in critic.parameters()]
 
 
-def test_chunked_sampled_actions_match_one_pass():
+@pytest.mark.parametrize("rows", [12, 8, 4, 1])  # chunks of 3+3+1, 2+2+2+1, 1 state each; fewer rows than N
+def test_chunked_sampled_actions_match_one_pass(rows):
     torch.manual_seed(0)
     critic = Critic(5, 2, (16, 16), n_critics=2)
     obs, actions = torch.randn(7, 5), torch.rand(7, 4, 2) * 2 - 1  # 7 states, 4 actions each
     critic.chunk_rows = 10 ** 6
     q_one, g_one = _values_and_grads(critic, obs, actions)
-    for rows in (9, 8, 4, 1):  # 2 states per chunk (uneven last chunk), 2, 1, and fewer rows than N
-        critic.chunk_rows = rows
-        q, g = _values_and_grads(critic, obs, actions)
-        assert q.shape == (2, 7, 4)
-        torch.testing.assert_close(q, q_one, rtol=1e-6, atol=1e-6)
-        for a, b in zip(g, g_one, strict=True):
-            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    critic.chunk_rows = rows
+    q, g = _values_and_grads(critic, obs, actions)
+    assert q.shape == (2, 7, 4)
+    torch.testing.assert_close(q, q_one, rtol=1e-6, atol=1e-6)
+    for a, b in zip(g, g_one, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_chunked_bf16_matches_one_pass_in_float32_output():
+    torch.manual_seed(2)
+    critic = Critic(5, 2, (32, 32), n_critics=2)
+    obs, actions = torch.randn(9, 5), torch.rand(9, 6, 2) * 2 - 1
+    critic.chunk_rows = 10 ** 6
+    q_one, g_one = _values_and_grads(critic, obs, actions, "bf16")
+    critic.chunk_rows = 12  # 2 states per chunk, 5 chunks
+    q, g = _values_and_grads(critic, obs, actions, "bf16")
+    assert q.dtype == torch.float32 and q.shape == (2, 9, 6)  # the last layer runs in float32
+    torch.testing.assert_close(q, q_one, rtol=1e-3, atol=1e-3)
+    for a, b in zip(g, g_one, strict=True):  # bf16 sums the chunks' gradients in another order: 1 % of the scale
+        torch.testing.assert_close(a, b, rtol=0, atol=0.01 * float(b.abs().max()))
 
 
 def test_sampled_actions_match_per_action_evaluation():
@@ -35,3 +52,19 @@ def test_sampled_actions_match_per_action_evaluation():
     q = critic(obs, actions)
     for j in range(3):
         torch.testing.assert_close(q[:, :, j], critic(obs, actions[:, j]))
+
+
+def test_chunk_rows_follow_the_widest_layer_and_the_ensemble_size():
+    assert Critic(11, 3, (256, 256)).chunk_rows == CHUNK_FLOATS // (2 * 256)  # 2048: CQL's 7680 rows in 4 chunks
+    assert Critic(11, 3, (64, 512), n_critics=4).chunk_rows == CHUNK_FLOATS // (4 * 512)
+    assert Critic(11, 3, (4096, 4096), n_critics=10).chunk_rows == MIN_CHUNK_ROWS
+    assert Critic(11, 3, ()).chunk_rows == CHUNK_FLOATS // 2
+
+
+def test_chunks_are_equal_whole_states():
+    critic = Critic(11, 3, (256, 256))
+    assert critic.chunk_states(256, 30) == 64  # 7680 rows → 4 chunks of 1920
+    assert critic.chunk_states(256, 4) == 256  # 1024 rows: one pass
+    assert critic.chunk_states(7, 0) == 7
+    critic.chunk_rows = 8
+    assert critic.chunk_states(7, 4) == 2  # 28 rows → 4 chunks: 2 + 2 + 2 + 1 states

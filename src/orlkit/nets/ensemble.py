@@ -48,28 +48,40 @@ class EnsembleMLP(nn.Module):
         return self.net(x)
 
 
-# Largest activation, in floats (E · rows · width), of one pass of a Critic over sampled actions. CQL's 30 actions per
-# state make 7680 rows; on the project's CPU (2 MiB L2 per core, 32 MiB L3) twin 256-wide critics run forward and
-# backward about 20 % faster in chunks of ~2000 rows than in one pass (benchmarks/README.md, "Critic chunks").
+# Target size, in floats (E · rows · widest layer), of one chunk when a Critic evaluates sampled actions on the CPU.
+# CQL's 30 actions per state make 7,680 rows; twin 256-wide critics then run forward and backward faster in chunks of
+# about 2,000 rows than in one pass (benchmarks/critic_chunks.py: about 25 % in bf16, 5–15 % in fp32, on the project's
+# 2-core CPU). Smaller temporaries are the likely reason: a 15.7 MB activation leaves the 2 MiB per-core L2 and is a
+# fresh mmap whose pages fault in on first touch (glibc hands large freed blocks back to the OS).
 CHUNK_FLOATS = 1 << 20
+MIN_CHUNK_ROWS = 512  # never split finer than this: each chunk is a Python-level pass through the network
 
 
 class Critic(nn.Module):
     """Q(s, a) for an ensemble of E critics: (B, obs), (B, act) → (E, B); or (B, N, act) → (E, B, N).
 
-    With N actions per state the B·N rows are evaluated in chunks of whole states, each small enough to stay in
-    the CPU's caches (``CHUNK_FLOATS``); the result is the same as one pass."""
+    On the CPU, N actions per state are evaluated in equal chunks of whole states of about ``chunk_rows`` rows
+    (``CHUNK_FLOATS``); values and gradients equal one pass up to floating-point rounding. Other devices take
+    one pass."""
 
     def __init__(self, obs_dim: int, action_dim: int, hidden: Sequence[int] = (256, 256), n_critics: int = 2):
         super().__init__()
         self.net = EnsembleMLP(n_critics, obs_dim + action_dim, 1, hidden)
-        self.chunk_rows = max(1, CHUNK_FLOATS // (n_critics * max(hidden, default=1)))
+        self.chunk_rows = max(MIN_CHUNK_ROWS, CHUNK_FLOATS // (n_critics * max(hidden, default=1)))
+
+    def chunk_states(self, b: int, n: int) -> int:
+        """States per chunk for B states with N actions each: ≈ ``chunk_rows`` rows, chunks as equal as they can be."""
+        if b * n <= self.chunk_rows:
+            return b
+        return math.ceil(b / math.ceil(b * n / self.chunk_rows))
 
     def forward(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         if actions.ndim == 3:  # N sampled actions per state
             b, n, _ = actions.shape
             x = torch.cat([obs.unsqueeze(1).expand(b, n, obs.shape[-1]), actions], -1)  # (B, N, obs + act)
-            states = max(1, self.chunk_rows // n)  # whole states per chunk
+            states = self.chunk_states(b, n) if x.device.type == "cpu" else b
+            if states >= b:
+                return self.net(x.reshape(b * n, -1)).reshape(-1, b, n)  # (E, B, N)
             q = [self.net(c.reshape(-1, c.shape[-1])).reshape(-1, c.shape[0], n) for c in x.split(states)]
-            return q[0] if len(q) == 1 else torch.cat(q, 1)  # (E, B, N)
+            return torch.cat(q, 1)  # (E, B, N)
         return self.net(torch.cat([obs, actions], -1)).squeeze(-1)  # (E, B)
