@@ -39,6 +39,7 @@ def median_ms(f, n: int = 10, blocks: int = 7) -> float:
 def cql_update_rate(one_pass: bool, precision: str, updates: int) -> float:
     """Updates/s of CQL's default update on Hopper-shaped data (median of 3 blocks), with or without chunks."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from compare import median_rate
     from update_speed import dataset
 
     from orlkit.algos import DataSpec, config_from_dict, make_algorithm
@@ -50,18 +51,16 @@ def cql_update_rate(one_pass: bool, precision: str, updates: int) -> float:
         algo.critic.chunk_rows = 10 ** 9
     sampler = ds.sampler(256, seed=0)
 
-    def block(n: int) -> float:
-        spent = 0.0
-        for _ in range(n):
-            batch = sampler.sample()
-            t0 = time.perf_counter()
-            with autocast(precision):
-                algo.update(batch)
-            spent += time.perf_counter() - t0
-        return n / spent
+    def step() -> float:
+        batch = sampler.sample()
+        t0 = time.perf_counter()
+        with autocast(precision):
+            algo.update(batch)
+        return time.perf_counter() - t0
 
-    block(10)
-    return sorted(block(updates) for _ in range(3))[1]
+    for _ in range(10):
+        step()
+    return median_rate(step, updates)
 
 
 def cql_update_ab(rounds: int, updates: int) -> None:
@@ -91,6 +90,8 @@ def main() -> None:
         print(cql_update_rate(*json.loads(args.worker)))
         return
     if args.cql_update:
+        if args.rounds < 1 or args.updates < 1:
+            parser.error("--rounds and --updates must be at least 1")
         cql_update_ab(args.rounds, args.updates)
         return
     torch.manual_seed(0)
