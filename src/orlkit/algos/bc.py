@@ -20,14 +20,19 @@ we follow the Decision Transformer code (timestep budget, undiscounted return).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch.func import grad_and_value, vmap
 
 from orlkit.algos.base import Algorithm, DataSpec, adam, to_floats
 from orlkit.data.dataset import Batch, TransitionDataset
 from orlkit.nets import mlp
+
+if TYPE_CHECKING:
+    from orlkit.train.seeds import SeedStack
 
 
 @dataclass
@@ -83,6 +88,21 @@ class BC(Algorithm):
         self._step("policy", loss)
         self.n_updates += 1
         return to_floats(metrics)
+
+    def update_seeds(self, stack: SeedStack, batch: Batch) -> dict[str, torch.Tensor]:
+        """:meth:`update` for S seeds at once (orlkit.train.seeds): batch fields (S, B, ...)."""
+        policy = stack.caller("policy")
+
+        def objective(p, obs, actions):
+            out = policy(p, obs)  # (B, action_dim)
+            if self.spec.discrete:
+                return bc_discrete_loss(out, actions)
+            return bc_continuous_loss(torch.tanh(out), actions)
+
+        grads, (_, metrics) = vmap(grad_and_value(objective, has_aux=True))(stack.tensors["policy"], batch.obs,
+                                                                             batch.actions)
+        stack.step("policy", grads)
+        return metrics
 
     @torch.no_grad()
     def act(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:

@@ -21,16 +21,20 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import torch
+from torch.func import grad_and_value, vmap
 
 from orlkit.algos.base import Algorithm, DataSpec, adam, polyak_update, to_floats
 from orlkit.data.dataset import Batch, TransitionDataset
 from orlkit.nets import mlp
 from orlkit.nets.ensemble import Critic
 from orlkit.nets.policies import GaussianPolicy
+
+if TYPE_CHECKING:
+    from orlkit.train.seeds import SeedStack
 
 
 @dataclass
@@ -131,10 +135,54 @@ class IQL(Algorithm):
         self.n_updates += 1
         return to_floats({**m_v, **m_pi, **m_q})
 
-    def _set_actor_lr(self) -> None:
+    def update_seeds(self, stack: SeedStack, batch: Batch) -> dict[str, torch.Tensor]:
+        """:meth:`update` for S seeds at once (orlkit.train.seeds): the same losses, in the same order, with
+        batch fields (S, B, ...) and each gradient taken for all seeds by ``vmap(grad_and_value(...))``."""
+        cfg, T = self.config, stack.tensors
+        critic_target, value = stack.caller("critic_target"), stack.caller("value")
+        q_target_min = vmap(lambda p, s, a: critic_target(p, s, a).min(0).values)(T["critic_target"], batch.obs,
+                                                                                  batch.actions)  # (S, B)
+
+        def value_objective(p, obs, qt):
+            return v_loss(qt, value(p, obs).squeeze(-1), cfg.expectile)
+
+        grads, (_, m_v) = vmap(grad_and_value(value_objective, has_aux=True))(T["value"], batch.obs, q_target_min)
+        stack.step("value", grads)
+
+        adv = q_target_min - vmap(value)(T["value"], batch.obs).squeeze(-1)  # (S, B), with the updated V
+        log_prob = stack.caller("actor", "log_prob")
+
+        def actor_objective(p, obs, actions, adv):
+            return awr_actor_loss(log_prob(p, obs, actions), adv, cfg.beta, cfg.max_weight)
+
+        grads, (_, m_pi) = vmap(grad_and_value(actor_objective, has_aux=True))(T["actor"], batch.obs,
+                                                                                batch.actions, adv)
+        if (lr := self._actor_lr()) is not None:
+            stack.set_lr("actor", lr)
+        stack.step("actor", grads)
+
+        next_v = vmap(value)(T["value"], batch.next_obs).squeeze(-1)  # (S, B)
+        target = batch.rewards + cfg.gamma * (1.0 - batch.terminals.float()) * next_v
+        critic = stack.caller("critic")
+
+        def critic_objective(p, obs, actions, target):
+            return q_loss(critic(p, obs, actions), target)
+
+        grads, (_, m_q) = vmap(grad_and_value(critic_objective, has_aux=True))(T["critic"], batch.obs,
+                                                                                batch.actions, target)
+        stack.step("critic", grads)
+        stack.polyak("critic_target", "critic", cfg.tau)
+        return {**m_v, **m_pi, **m_q}
+
+    def _actor_lr(self) -> float | None:
+        """The cosine-decayed actor learning rate at this update (None: no decay)."""
         T = self.config.actor_lr_decay_steps
-        if T:
-            lr = self.config.lr * 0.5 * (1 + math.cos(math.pi * min(self.n_updates, T) / T))
+        if not T:
+            return None
+        return self.config.lr * 0.5 * (1 + math.cos(math.pi * min(self.n_updates, T) / T))
+
+    def _set_actor_lr(self) -> None:
+        if (lr := self._actor_lr()) is not None:
             for group in self.optimizers["actor"].param_groups:
                 group["lr"] = lr
 

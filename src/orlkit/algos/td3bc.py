@@ -14,15 +14,19 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import torch
+from torch.func import grad_and_value, vmap
 
 from orlkit.algos.base import Algorithm, DataSpec, adam, polyak_update, to_floats
 from orlkit.data.dataset import Batch
 from orlkit.nets.ensemble import Critic
 from orlkit.nets.policies import DeterministicPolicy
+
+if TYPE_CHECKING:
+    from orlkit.train.seeds import SeedStack
 
 
 @dataclass
@@ -38,6 +42,21 @@ class TD3BCConfig:
     policy_noise: float = 0.2  # σ, target policy smoothing noise
     noise_clip: float = 0.5  # c, clip of the smoothing noise
     policy_freq: int = 2  # actor and target updates every this many critic updates
+
+
+def critic_loss(q: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Σ_i MSE(Q_i, y); q (E, B), target (B,)."""
+    loss = (q - target.unsqueeze(0)).pow(2).mean(1).sum()
+    return loss, {"loss/q": loss, "stats/q": q.mean()}
+
+
+def actor_loss(q_pi: torch.Tensor, pi: torch.Tensor, actions: torch.Tensor, alpha: float
+               ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """−λ·mean Q_θ1(s, π(s)) + mean (π(s) − a)², λ = α / mean|Q_θ1(s, π(s))| (no gradient through λ)."""
+    lam = alpha / q_pi.abs().mean().detach()
+    bc = (pi - actions).pow(2).mean()
+    loss = -lam * q_pi.mean() + bc
+    return loss, {"loss/actor": loss, "loss/bc": bc, "stats/lambda": lam}
 
 
 class TD3BC(Algorithm):
@@ -74,24 +93,53 @@ class TD3BC(Algorithm):
             next_a = (self.actor_target(batch.next_obs) + noise).clamp(-1.0, 1.0)
             next_q = self.critic_target(batch.next_obs, next_a).min(0).values  # (B,)
             target = batch.rewards + cfg.gamma * (1.0 - batch.terminals.float()) * next_q
-        q = self.critic(batch.obs, batch.actions)  # (E, B)
-        q_loss = (q - target.unsqueeze(0)).pow(2).mean(1).sum()
-        self._step("critic", q_loss)
+        loss_q, m_q = critic_loss(self.critic(batch.obs, batch.actions), target)  # Q: (E, B)
+        self._step("critic", loss_q)
 
         self.n_updates += 1
         if (self.n_updates - 1) % cfg.policy_freq == 0:  # updates 1, 1 + freq, ...: the paper's rate
             pi = self.actor(batch.obs)
             q_pi = self.critic(batch.obs, pi)[0]  # Q_θ1(s, π(s)), (B,)
-            lam = cfg.alpha / q_pi.abs().mean().detach()
-            bc_loss = (pi - batch.actions).pow(2).mean()
-            actor_loss = -lam * q_pi.mean() + bc_loss
-            self._step("actor", actor_loss)
+            loss_pi, m_pi = actor_loss(q_pi, pi, batch.actions, cfg.alpha)
+            self._step("actor", loss_pi)
             polyak_update(self.critic_target, self.critic, cfg.tau)
             polyak_update(self.actor_target, self.actor, cfg.tau)
-            self.actor_stats.values.copy_(torch.stack([actor_loss.detach(), bc_loss.detach(), lam]))
+            self.actor_stats.values.copy_(torch.stack([m.detach() for m in m_pi.values()]))
         last = self.actor_stats.values
-        return to_floats({"loss/q": q_loss, "stats/q": q.mean(), "loss/actor": last[0], "loss/bc": last[1],
-                          "stats/lambda": last[2]})
+        return to_floats({**m_q, "loss/actor": last[0], "loss/bc": last[1], "stats/lambda": last[2]})
+
+    def update_seeds(self, stack: SeedStack, batch: Batch) -> dict[str, torch.Tensor]:
+        """:meth:`update` for S seeds at once (orlkit.train.seeds): the same losses, in the same order, with
+        batch fields (S, B, ...); each seed's smoothing noise comes from its own generator."""
+        cfg, T = self.config, stack.tensors
+        critic, critic_target, actor, actor_target = (stack.caller(m) for m in
+                                                      ("critic", "critic_target", "actor", "actor_target"))
+        noise = (stack.randn(batch.actions.shape[1:]) * cfg.policy_noise).clamp(-cfg.noise_clip, cfg.noise_clip)
+        next_a = (vmap(actor_target)(T["actor_target"], batch.next_obs) + noise).clamp(-1.0, 1.0)  # (S, B, act)
+        next_q = vmap(lambda p, s, a: critic_target(p, s, a).min(0).values)(T["critic_target"], batch.next_obs,
+                                                                            next_a)  # (S, B)
+        target = batch.rewards + cfg.gamma * (1.0 - batch.terminals.float()) * next_q
+
+        def critic_objective(p, obs, actions, target):
+            return critic_loss(critic(p, obs, actions), target)
+
+        grads, (_, m_q) = vmap(grad_and_value(critic_objective, has_aux=True))(T["critic"], batch.obs,
+                                                                                batch.actions, target)
+        stack.step("critic", grads)
+
+        if self.n_updates % cfg.policy_freq == 0:  # this update is number n_updates + 1: as in update()
+            def actor_objective(p, critic_p, obs, actions):
+                pi = actor(p, obs)
+                return actor_loss(critic(critic_p, obs, pi)[0], pi, actions, cfg.alpha)
+
+            grads, (_, m_pi) = vmap(grad_and_value(actor_objective, has_aux=True))(T["actor"], T["critic"],
+                                                                                    batch.obs, batch.actions)
+            stack.step("actor", grads)
+            stack.polyak("critic_target", "critic", cfg.tau)
+            stack.polyak("actor_target", "actor", cfg.tau)
+            T["actor_stats"]["values"].copy_(torch.stack(list(m_pi.values()), 1))  # (S, 3)
+        last = T["actor_stats"]["values"]
+        return {**m_q, "loss/actor": last[:, 0], "loss/bc": last[:, 1], "stats/lambda": last[:, 2]}
 
     @torch.no_grad()
     def act(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:

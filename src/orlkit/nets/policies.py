@@ -13,6 +13,12 @@ from orlkit.nets.mlp import mlp
 LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
 
 
+def normal_log_prob(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    """log N(x; μ, σ²), elementwise: ``torch.distributions.Normal(mean, std).log_prob(x)``'s formula without its
+    argument checks, whose data-dependent ``if`` cannot run under ``torch.func.vmap`` (orlkit.train.seeds)."""
+    return -((x - mean) ** 2) / (2 * std**2) - std.log() - 0.5 * math.log(2 * math.pi)
+
+
 class TanhGaussianPolicy(nn.Module):
     """a = tanh(u), u ~ N(μ(s), σ(s)²): SAC's and CQL's actor. ``sample`` returns (a, log π(a|s))."""
 
@@ -44,7 +50,7 @@ class TanhGaussianPolicy(nn.Module):
         mean, std = self._dist(obs)
         a = actions.clamp(-1 + 1e-6, 1 - 1e-6)
         u = torch.atanh(a)
-        log_prob = torch.distributions.Normal(mean, std).log_prob(u).sum(-1)
+        log_prob = normal_log_prob(u, mean, std).sum(-1)
         return log_prob - torch.log1p(-a.pow(2)).sum(-1)
 
     def mode(self, obs: torch.Tensor) -> torch.Tensor:
@@ -62,7 +68,7 @@ class GaussianPolicy(nn.Module):
     def log_prob(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         mean = torch.tanh(self.net(obs))
         std = self.log_std.clamp(LOG_STD_MIN, LOG_STD_MAX).exp()
-        return torch.distributions.Normal(mean, std).log_prob(actions).sum(-1)
+        return normal_log_prob(actions, mean, std).sum(-1)
 
     def sample(self, obs: torch.Tensor, generator: torch.Generator | None = None
                ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -71,7 +77,7 @@ class GaussianPolicy(nn.Module):
         std = self.log_std.clamp(LOG_STD_MIN, LOG_STD_MAX).exp()
         noise = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
         a = mean + std * noise
-        log_prob = torch.distributions.Normal(mean, std).log_prob(a).sum(-1)
+        log_prob = normal_log_prob(a, mean, std).sum(-1)
         return a.clamp(-1.0, 1.0), log_prob
 
     def mode(self, obs: torch.Tensor) -> torch.Tensor:

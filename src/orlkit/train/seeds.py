@@ -1,0 +1,239 @@
+"""Several seeds of one algorithm trained at once in one process, vectorised over seeds with ``torch.func``.
+
+Each network's parameters (and buffers) of S runs are stacked on a leading seed axis; an algorithm's
+``update_seeds(stack, batch)`` takes each loss's gradient for all seeds at once with
+``vmap(grad_and_value(loss))`` and steps one fused Adam over the stacked tensors. Adam is elementwise, so that
+is S Adams. Every seed keeps what makes it its own run: its network initialisation (``seed``), its batches
+(its own :class:`~orlkit.data.dataset.Sampler`, seeded as ``orlkit train --seed`` seeds it) and its noise (its
+own algorithm's generator). So S seeds here give what S separate runs give, up to floating-point rounding (a
+test checks it); what changes is that every kernel does S seeds' work. That pays where an update is small and
+launch-bound, as 256×256 networks are on a GPU (``benchmarks/seeds.py`` measures it).
+
+Algorithms with an ``update_seeds`` method: :func:`supported`.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.func import functional_call
+
+from orlkit.algos.base import Algorithm
+from orlkit.data.dataset import FIELDS, Batch, Sampler
+from orlkit.errors import OrlkitError
+from orlkit.nets.optim import adam
+
+
+def supported() -> list[str]:
+    """Names of the algorithms that can train several seeds at once."""
+    from orlkit.algos import ALGORITHMS
+
+    return sorted(name for name, (cls, _, _) in ALGORITHMS.items() if hasattr(cls, "update_seeds"))
+
+
+class _Method(nn.Module):
+    """``module.<method>(*args)`` as a forward, so that ``functional_call`` can run methods other than forward."""
+
+    def __init__(self, module: nn.Module, method: str):
+        super().__init__()
+        self.m = module
+        self.method = method
+
+    def forward(self, *args: Any) -> Any:
+        return getattr(self.m, self.method)(*args)
+
+
+class SeedStack:
+    """The networks and optimizers of S runs of one algorithm (same class, config, data spec and device; S seeds),
+    stacked on a leading seed axis.
+
+    - ``tensors[module][name]``: parameter or buffer ``name`` of ``module`` for all seeds, shape (S, ...).
+    - ``call(module, tensors_s, *args, method="forward")``: one seed's module applied to ``args`` with that seed's
+      tensors (used inside ``torch.func.vmap``).
+    - ``step(optimizer, grads)``: one Adam step of every seed's ``optimizer`` from stacked gradients.
+    - ``update(batch)``: the algorithm's ``update_seeds``; ``floats(metrics)``: one dict of floats per seed.
+    - ``write_back()``: the stacked weights, optimizer moments and update counts back into the S algorithms, which
+      then act, evaluate and save as any other.
+    """
+
+    def __init__(self, algos: Sequence[Algorithm]):
+        if not algos:
+            raise OrlkitError("SeedStack needs at least one algorithm")
+        first = algos[0]
+        if not hasattr(first, "update_seeds"):
+            raise OrlkitError(f"{first.name} cannot train several seeds at once yet; these can: "
+                              f"{', '.join(supported())}")
+        for a in algos[1:]:
+            if type(a) is not type(first) or a.config != first.config or a.spec != first.spec \
+                    or a.device != first.device:
+                raise OrlkitError("SeedStack needs runs of one algorithm with one config, data spec and device; "
+                                  f"seed {a.seed} differs from seed {first.seed}")
+        if len({a.n_updates for a in algos}) != 1:
+            raise OrlkitError(f"SeedStack needs runs at the same update; got {[a.n_updates for a in algos]}")
+        self.algos = list(algos)
+        self.device = first.device
+        self.tensors: dict[str, dict[str, torch.Tensor]] = {}
+        self._calls: dict[tuple[str, str], nn.Module] = {}
+        self._bases: dict[str, nn.Module] = {}
+        for mod_name, module in first.modules.items():
+            names = [n for n, _ in module.named_parameters()] + [n for n, _ in module.named_buffers()]
+            self.tensors[mod_name] = {n: torch.stack([_tensor(a.modules[mod_name], n).detach() for a in algos])
+                                      for n in names}
+            self._bases[mod_name] = copy.deepcopy(module)
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        for opt_name, opt in first.optimizers.items():
+            if opt_name not in first.modules:
+                raise OrlkitError(f"{first.name}: optimizer {opt_name!r} has no module of that name to stack")
+            param_names = [n for n, _ in first.modules[opt_name].named_parameters()]
+            group = opt.param_groups[0]
+            stacked = adam([self.tensors[opt_name][n] for n in param_names], lr=group["lr"],
+                           weight_decay=group["weight_decay"])
+            self._stack_optimizer_state(stacked, [a.optimizers[opt_name] for a in algos])
+            self.optimizers[opt_name] = stacked
+
+    @property
+    def n_seeds(self) -> int:
+        return len(self.algos)
+
+    # ------------------------------------------------------------------ used by update_seeds
+    def call(self, module: str, tensors: dict[str, torch.Tensor], *args: Any, method: str = "forward") -> Any:
+        """One seed's ``module.<method>(*args)`` with ``tensors`` as its parameters and buffers."""
+        key = (module, method)
+        if key not in self._calls:
+            base = self._bases[module]
+            self._calls[key] = base if method == "forward" else _Method(base, method)
+        fn = self._calls[key]
+        if method != "forward":
+            tensors = {f"m.{n}": t for n, t in tensors.items()}
+        return functional_call(fn, tensors, args, strict=True)
+
+    def caller(self, module: str, method: str = "forward") -> Callable[..., Any]:
+        """``lambda tensors, *args: call(module, tensors, *args, method=method)``."""
+        return lambda tensors, *args: self.call(module, tensors, *args, method=method)
+
+    def step(self, optimizer: str, grads: dict[str, torch.Tensor]) -> None:
+        """One step of every seed's ``optimizer`` from ``grads`` (stacked, keyed by parameter name)."""
+        opt = self.optimizers[optimizer]
+        params = opt.param_groups[0]["params"]
+        names = [n for n, _ in self._bases[optimizer].named_parameters()]
+        for name, p in zip(names, params, strict=True):
+            p.grad = grads[name]
+        opt.step()
+        for p in params:
+            p.grad = None
+
+    def set_lr(self, optimizer: str, lr: float) -> None:
+        for group in self.optimizers[optimizer].param_groups:
+            group["lr"] = lr
+
+    def polyak(self, target: str, source: str, tau: float) -> None:
+        """target ← (1 − τ)·target + τ·source for every seed, one fused call."""
+        src = self.tensors[source]
+        names = [n for n, _ in self._bases[source].named_parameters()]
+        torch._foreach_lerp_([self.tensors[target][n] for n in names], [src[n] for n in names], tau)
+
+    def randn(self, shape: Sequence[int]) -> torch.Tensor:
+        """(S, *shape) standard normal noise, seed s's slice from algorithm s's own generator."""
+        return torch.stack([torch.randn(tuple(shape), generator=a.generator, device=self.device)
+                            for a in self.algos])
+
+    # ------------------------------------------------------------------ the loop
+    def sample(self, samplers: Sequence[Sampler]) -> Batch:
+        """One batch per seed from that seed's sampler, stacked: fields (S, B, ...)."""
+        if len(samplers) != self.n_seeds:
+            raise OrlkitError(f"{len(samplers)} samplers for {self.n_seeds} seeds")
+        first = samplers[0]
+        idx = torch.cat([torch.randint(0, s.n, (s.batch_size,), generator=s.generator, device=s.device)
+                         for s in samplers])  # (S·B,): the indices each sampler would draw on its own
+        shape = (self.n_seeds, first.batch_size)
+        return Batch(**{n: first.columns[n].index_select(0, idx).reshape(*shape, *first.columns[n].shape[1:])
+                        for n in FIELDS},
+                     extras={n: c.index_select(0, idx).reshape(*shape, *c.shape[1:]) for n, c in first.extras.items()})
+
+    def update(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """One update of every seed; the metrics as (S,) tensors (no device synchronisation: see :meth:`floats`)."""
+        metrics = self.algos[0].update_seeds(self, batch)
+        for a in self.algos:
+            a.n_updates += 1
+        return metrics
+
+    def floats(self, metrics: dict[str, torch.Tensor]) -> list[dict[str, float]]:
+        """Each seed's metrics as floats, with one device synchronisation for all seeds."""
+        values = torch.stack([v.detach().float().reshape(self.n_seeds) for v in metrics.values()], 1).tolist()
+        return [dict(zip(metrics, row, strict=True)) for row in values]
+
+    def write_back(self) -> list[Algorithm]:
+        """Copy the stacked weights and optimizer state into the S algorithms; returns them."""
+        with torch.no_grad():
+            for mod_name, tensors in self.tensors.items():
+                for s, a in enumerate(self.algos):
+                    for n, t in tensors.items():
+                        _tensor(a.modules[mod_name], n).copy_(t[s])
+            for opt_name, stacked in self.optimizers.items():
+                for s, a in enumerate(self.algos):
+                    opt = a.optimizers[opt_name]
+                    for group in opt.param_groups:
+                        group["lr"] = stacked.param_groups[0]["lr"]
+                    for p, sp in zip(opt.param_groups[0]["params"], stacked.param_groups[0]["params"], strict=True):
+                        st = stacked.state.get(sp)
+                        if st:
+                            opt.state[p] = {k: (v.clone() if k == "step" else v[s].clone()) for k, v in st.items()}
+        return self.algos
+
+    def _stack_optimizer_state(self, stacked: torch.optim.Optimizer, opts: list[torch.optim.Optimizer]) -> None:
+        """Carry Adam's moments over from the separate optimizers (runs resumed from checkpoints)."""
+        states = [[o.state.get(p) for p in o.param_groups[0]["params"]] for o in opts]
+        for i, sp in enumerate(stacked.param_groups[0]["params"]):
+            per_seed = [st[i] for st in states]
+            if all(not x for x in per_seed):
+                continue
+            if any(not x for x in per_seed):
+                raise OrlkitError("SeedStack: some seeds' optimizers have state and others not")
+            stacked.state[sp] = {k: (per_seed[0][k].clone() if k == "step" else torch.stack([x[k] for x in per_seed]))
+                                 for k in per_seed[0]}
+
+
+def _tensor(module: nn.Module, name: str) -> torch.Tensor:
+    """A parameter or buffer of ``module`` by its dotted name."""
+    owner, _, leaf = name.rpartition(".")
+    return getattr(module.get_submodule(owner) if owner else module, leaf)
+
+
+def train_seeds(algo: str, dataset: Any, seeds: Sequence[int], steps: int, config: dict[str, Any] | None = None,
+                device: str = "cpu", precision: str = "fp32", progress: bool = False,
+                log_every: int = 1000) -> tuple[list[Algorithm], list[list[dict[str, Any]]]]:
+    """Train ``algo`` on ``dataset`` for ``steps`` updates with every seed in ``seeds`` at once.
+
+    Returns the S trained algorithms (as ``orlkit train --seed s`` would build them) and each seed's metric rows
+    (every ``log_every`` updates and the last)."""
+    from tqdm.auto import tqdm
+
+    from orlkit.algos import DataSpec, config_from_dict, make_algorithm
+    from orlkit.nets.precision import autocast
+
+    seeds = [int(s) for s in seeds]
+    if len(set(seeds)) != len(seeds) or not seeds:
+        raise OrlkitError(f"seeds must be distinct and at least one, got {seeds}")
+    if algo not in supported():
+        raise OrlkitError(f"{algo} cannot train several seeds at once yet; these can: {', '.join(supported())}")
+    spec = DataSpec.from_dataset(dataset)
+    algos = [make_algorithm(algo, spec, config_from_dict(algo, dict(config or {})), device=device, seed=s)
+             for s in seeds]
+    data = algos[0].prepare_dataset(dataset)
+    samplers = [data.sampler(algos[0].config.batch_size, device, seed=s) for s in seeds]
+    stack = SeedStack(algos)
+    logs: list[list[dict[str, Any]]] = [[] for _ in seeds]
+    for step in tqdm(range(1, steps + 1), disable=not progress, desc=f"{algo} × {len(seeds)} seeds", unit="upd"):
+        with autocast(precision, device):
+            metrics = stack.update(stack.sample(samplers))
+        if step % log_every == 0 or step == steps:
+            for row, m in zip(logs, stack.floats(metrics), strict=True):
+                if not all(np.isfinite(v) for v in m.values()):
+                    raise FloatingPointError(f"non-finite metrics at step {step}: {m}")
+                row.append({"step": step, **m})
+    return stack.write_back(), logs

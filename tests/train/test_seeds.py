@@ -1,0 +1,137 @@
+"""Several seeds at once (orlkit.train.seeds): S vectorised seeds are S separate runs, up to rounding."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from orlkit.algos import DataSpec, config_from_dict, make_algorithm
+from orlkit.data.dataset import TransitionDataset
+from orlkit.errors import OrlkitError
+from orlkit.train.seeds import SeedStack, supported, train_seeds
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+SEEDS = [0, 1, 2]
+
+
+def dataset(discrete: bool, n: int = 400) -> TransitionDataset:
+    rng = np.random.default_rng(0)
+    obs = rng.normal(size=(n, 5)).astype(np.float32)
+    actions = rng.integers(0, 3, n) if discrete else rng.uniform(-1, 1, (n, 2)).astype(np.float32)
+    terminals = np.zeros(n, bool)
+    terminals[99::100] = True
+    timeouts = np.zeros(n, bool)
+    timeouts[49::100] = True
+    return TransitionDataset(obs, actions, rng.normal(size=n).astype(np.float32),
+                             rng.normal(size=(n, 5)).astype(np.float32), terminals, timeouts)
+
+
+CASES = [("bc", False), ("bc", True), ("pct-bc", False), ("iql", False), ("td3bc", False)]
+
+
+def build(name: str, ds: TransitionDataset, seed: int):
+    cfg = config_from_dict(name, {"batch_size": 32, "hidden": (16, 16)})
+    return make_algorithm(name, DataSpec.from_dataset(ds), cfg, seed=seed)
+
+
+def separate_runs(name: str, ds: TransitionDataset, steps: int):
+    data = build(name, ds, 0).prepare_dataset(ds)
+    runs = []
+    for s in SEEDS:
+        algo, sampler = build(name, ds, s), data.sampler(32, seed=s)
+        metrics = [algo.update(sampler.sample()) for _ in range(steps)]
+        runs.append((algo, metrics))
+    return data, runs
+
+
+def state(algo) -> dict[str, torch.Tensor]:
+    return {f"{m}.{k}": t.float() for m, mod in algo.modules.items() for k, t in mod.state_dict().items()}
+
+
+def assert_same_state(a, b) -> None:
+    sa, sb = state(a), state(b)
+    assert sa.keys() == sb.keys()
+    for k in sa:
+        torch.testing.assert_close(sa[k], sb[k], rtol=1e-5, atol=1e-6, msg=k)
+
+
+@pytest.mark.parametrize("name,discrete", CASES)
+def test_vectorised_seeds_equal_separate_runs(name: str, discrete: bool) -> None:
+    ds = dataset(discrete)
+    steps = 6
+    data, runs = separate_runs(name, ds, steps)
+    algos = [build(name, ds, s) for s in SEEDS]
+    stack = SeedStack(algos)
+    samplers = [data.sampler(32, seed=s) for s in SEEDS]
+    metrics = [stack.floats(stack.update(stack.sample(samplers))) for _ in range(steps)]
+    stack.write_back()
+    for i, (ref, ref_metrics) in enumerate(runs):
+        assert algos[i].n_updates == ref.n_updates == steps
+        assert_same_state(algos[i], ref)
+        for t in range(steps):
+            assert metrics[t][i].keys() == ref_metrics[t].keys()
+            np.testing.assert_allclose(list(metrics[t][i].values()), list(ref_metrics[t].values()), rtol=1e-4,
+                                       atol=1e-5)
+    # the seeds really differ: same data, different runs
+    assert not torch.equal(state(algos[0])[next(iter(state(algos[0])))], state(algos[1])[next(iter(state(algos[1])))])
+
+
+@pytest.mark.parametrize("name", ["iql", "td3bc"])
+def test_stack_resumes_and_hands_back_optimizer_state(name: str) -> None:
+    """3 separate updates, 3 stacked ones (Adam's moments carried in), then 2 separate ones again (carried out)
+    equal 8 separate updates."""
+    ds = dataset(False)
+    data, runs = separate_runs(name, ds, 8)
+    algos = [build(name, ds, s) for s in SEEDS]
+    samplers = [data.sampler(32, seed=s) for s in SEEDS]
+    for a, smp in zip(algos, samplers, strict=True):
+        for _ in range(3):
+            a.update(smp.sample())
+    stack = SeedStack(algos)
+    for _ in range(3):
+        stack.update(stack.sample(samplers))
+    stack.write_back()
+    for a, smp in zip(algos, samplers, strict=True):
+        for _ in range(2):
+            a.update(smp.sample())
+    for a, (ref, _) in zip(algos, runs, strict=True):
+        assert a.n_updates == ref.n_updates == 8
+        assert_same_state(a, ref)
+        # optimizer moments too
+        for opt_name, opt in a.optimizers.items():
+            ref_opt = ref.optimizers[opt_name]
+            for p, q in zip(opt.param_groups[0]["params"], ref_opt.param_groups[0]["params"], strict=True):
+                torch.testing.assert_close(opt.state[p]["exp_avg_sq"], ref_opt.state[q]["exp_avg_sq"],
+                                           rtol=1e-4, atol=1e-9)
+
+
+def test_train_seeds_logs_every_seed_and_matches_a_separate_run() -> None:
+    ds = dataset(False)
+    algos, logs = train_seeds("td3bc", ds, [3, 5], steps=5, config={"batch_size": 32, "hidden": (16, 16)},
+                              log_every=2)
+    assert [a.seed for a in algos] == [3, 5]
+    assert [[r["step"] for r in rows] for rows in logs] == [[2, 4, 5], [2, 4, 5]]
+    ref = build("td3bc", ds, 5)
+    sampler = ref.prepare_dataset(ds).sampler(32, seed=5)
+    for _ in range(5):
+        ref.update(sampler.sample())
+    assert_same_state(algos[1], ref)
+    obs = ds.obs[:7]
+    np.testing.assert_allclose(algos[1].act(obs), ref.act(obs), rtol=1e-5, atol=1e-6)
+
+
+def test_bad_input_gets_one_clear_message() -> None:
+    ds = dataset(False)
+    assert {"bc", "iql", "td3bc"} <= set(supported())
+    with pytest.raises(OrlkitError, match="cql-continuous cannot train several seeds.*iql"):
+        train_seeds("cql-continuous", ds, [0, 1], steps=1)
+    with pytest.raises(OrlkitError, match="distinct"):
+        train_seeds("bc", ds, [0, 0], steps=1)
+    with pytest.raises(OrlkitError, match="one config"):
+        SeedStack([build("bc", ds, 0), make_algorithm("bc", DataSpec.from_dataset(ds), seed=1)])
+    a, b = build("bc", ds, 0), build("bc", ds, 1)
+    stack = SeedStack([a, b])
+    with pytest.raises(OrlkitError, match="3 samplers for 2 seeds"):
+        stack.sample([ds.sampler(32, seed=s) for s in SEEDS])
