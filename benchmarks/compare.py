@@ -60,13 +60,13 @@ def load_data(name: str):
     return resolve_dataset(name)
 
 
-def orlkit_algo(algo: str, ds, seed: int):
+def orlkit_algo(algo: str, ds, seed: int, device: str = "cpu"):
     from orlkit.algos import DataSpec, config_from_dict, make_algorithm
 
     name = ORLKIT_NAME[algo]
     cfg = config_from_dict(name, {"batch_size": 256, "hidden": (256, 256), **ORLKIT_OVERRIDES[algo]})
-    a = make_algorithm(name, DataSpec.from_dataset(ds), cfg, seed=seed)
-    return a, a.prepare_dataset(ds).sampler(256, seed=seed)
+    a = make_algorithm(name, DataSpec.from_dataset(ds), cfg, device=device, seed=seed)
+    return a, a.prepare_dataset(ds).sampler(256, device, seed=seed)
 
 
 def d3rlpy_dataset(ds):
@@ -82,7 +82,7 @@ def d3rlpy_dataset(ds):
                                      action_space=d3rlpy.ActionSpace.CONTINUOUS)
 
 
-def d3rlpy_algo(algo: str, seed: int):
+def d3rlpy_algo(algo: str, seed: int, device: str = "cpu"):
     import d3rlpy
 
     d3rlpy.seed(seed)
@@ -108,7 +108,7 @@ def d3rlpy_algo(algo: str, seed: int):
                                              encoder_factory=enc, **common)
     else:
         raise SystemExit(f"unknown algorithm {algo}")
-    return cfg.create(device="cpu:0")
+    return cfg.create(device="cuda:0" if device.startswith("cuda") else "cpu:0")
 
 
 # ---------------------------------------------------------------------------------------------- workers
@@ -140,15 +140,16 @@ def speed_worker(task: dict[str, Any]) -> dict[str, Any]:
 
     ds = load_data(task["dataset"])
     n = task["timing_updates"]
+    device = task.get("device", "cpu")
     out: dict[str, Any] = {}
     if task["lib"] == "orlkit":
-        algo, sampler = orlkit_algo(task["algo"], ds, 0)
+        algo, sampler = orlkit_algo(task["algo"], ds, 0, device)
         precision = task["precision"]
 
-        def step() -> float:
+        def step() -> float:  # update() reads its metrics back (to_floats): the GPU's work is inside the timer
             batch = sampler.sample()
             t0 = time.perf_counter()
-            with autocast(precision):
+            with autocast(precision, device):
                 algo.update(batch)
             return time.perf_counter() - t0
 
@@ -166,23 +167,23 @@ def speed_worker(task: dict[str, Any]) -> dict[str, Any]:
 
         def updates() -> None:
             for b in batches:
-                with autocast(precision):
+                with autocast(precision, device):
                     algo.update(b)
 
         calls = record_gemms(updates)
         out["gemm_calls"] = len(calls) / cycle
         out["gflop_per_update"] = gemm_flops(calls) / 1e9 / cycle
-        out["floor_s"] = {"fp32": gemm_floor(calls, torch.float32) / cycle,
-                          "bf16": gemm_floor(calls, torch.bfloat16) / cycle}
+        out["floor_s"] = {"fp32": gemm_floor(calls, torch.float32, device=device) / cycle,
+                          "bf16": gemm_floor(calls, torch.bfloat16, device=device) / cycle}
     else:
         from d3rlpy.algos.qlearning.base import build_scalers_with_transition_picker
 
-        algo = d3rlpy_algo(task["algo"], 0)
+        algo = d3rlpy_algo(task["algo"], 0, device)
         buffer = d3rlpy_dataset(ds)
         build_scalers_with_transition_picker(algo, buffer)  # what fit() does first (IQL's reward scaler)
         algo.build_with_dataset(buffer)
 
-        def step() -> float:
+        def step() -> float:  # update() returns its losses as floats: the GPU's work is inside the timer
             batch = buffer.sample_transition_batch(256)
             t0 = time.perf_counter()
             algo.update(batch)
@@ -322,7 +323,8 @@ def markdown(results: dict[str, Any]) -> str:
                      f"{score(r, 'orlkit-bf16')} | {score(r, 'd3rlpy')} | "
                      f"{f(r.get('orlkit-fp32_peak_mb'), 0)} / {f(r.get('d3rlpy_peak_mb'), 0)} |")
     m = results["machine"]
-    lines += ["", f"Measured {results['date']} on {m['cpu']} ({m['threads']} threads), torch {m['torch']}, "
+    where = f"{m['gpu']} (CUDA), host {m['cpu']}" if m.get("gpu") else m["cpu"]
+    lines += ["", f"Measured {results['date']} on {where} ({m['threads']} threads), torch {m['torch']}, "
               f"d3rlpy {m['d3rlpy']}. Datasets: {results['datasets']}. Command: `{results['command']}`"]
     return "\n".join(lines)
 
@@ -358,6 +360,7 @@ def main() -> None:
     p.add_argument("--precision", default="fp32,bf16", help="orlkit precisions to run")
     p.add_argument("--threads", type=int, default=os.cpu_count())
     p.add_argument("--skip-train", action="store_true", help="speed and floor only")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (speed and floor only: needs --skip-train)")
     p.add_argument("--out", default=str(HERE / "results" / f"compare-{time.strftime('%Y-%m-%d')}"))
     p.add_argument("--force", action="store_true", help="overwrite --out's .json/.md if they exist")
     args = p.parse_args()
@@ -375,6 +378,10 @@ def main() -> None:
         p.error(f"{args.out}{taken[0]} exists; choose another --out or add --force")
     if "fp32" not in [x.strip() for x in args.precision.split(",")]:
         p.error("the summary compares against orlkit fp32: include fp32 in --precision")
+    if args.device not in ("cpu", "cuda"):
+        p.error(f"--device is cpu or cuda, got {args.device!r}")
+    if args.device == "cuda" and not args.skip_train:
+        p.error("--device cuda measures speed and the floor only: add --skip-train")
     import d3rlpy
     import torch
 
@@ -386,7 +393,8 @@ def main() -> None:
     results: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d"), "command": "python benchmarks/compare.py " + " ".join(sys.argv[1:]),
         "machine": {"cpu": platform.processor() or platform.machine(), "threads": args.threads,
-                    "torch": torch.__version__, "d3rlpy": d3rlpy.__version__},
+                    "torch": torch.__version__, "d3rlpy": d3rlpy.__version__, "device": args.device,
+                    "gpu": torch.cuda.get_device_name() if args.device == "cuda" else None},
         "datasets": {"continuous": args.dataset, "discrete": args.discrete_dataset}, "algos": {}}
     for name in (args.dataset, args.discrete_dataset):
         load_data(name)  # make and cache once, outside any timing
@@ -395,7 +403,7 @@ def main() -> None:
         updates = updates_for(args.updates, algo)
         entry: dict[str, Any] = {"dataset": dataset, "updates": updates, "speed": {}, "train": {}}
         base = {"algo": algo, "dataset": dataset, "timing_updates": args.timing_updates,
-                "eval_episodes": args.eval_episodes}
+                "eval_episodes": args.eval_episodes, "device": args.device}
         keys = [(f"orlkit-{pr}", "orlkit", pr) for pr in precisions] + [("d3rlpy", "d3rlpy", "fp32")]
         # Speed: --speed-rounds rounds, each a fresh process per library and precision, in turn; the median over
         # rounds (a process's own rate is the median of 3 blocks). Processes differ more than blocks within one.
@@ -417,12 +425,17 @@ def main() -> None:
                     print(f"{algo:13s} {key:12s} seed {seed}: {run['updates_per_sec_end_to_end']:.1f} upd/s end "
                           f"to end, score {run['score']:.1f}, {run['peak_rss_mb']:.0f} MB", flush=True)
         results["algos"][algo] = entry
-    results["summary"] = summarise(results)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(results, indent=1))
-    out.with_suffix(".md").write_text(markdown(results) + "\n")
+        results["summary"] = summarise(results)
+        write_results(results, Path(args.out))  # after every algorithm: a run stopped early keeps what it measured
     print(markdown(results))
+
+
+def write_results(results: dict[str, Any], out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for suffix, text in ((".json", json.dumps(results, indent=1)), (".md", markdown(results) + "\n")):
+        tmp = out.with_suffix(suffix + ".tmp")
+        tmp.write_text(text)
+        tmp.replace(out.with_suffix(suffix))
 
 
 if __name__ == "__main__":

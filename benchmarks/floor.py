@@ -53,16 +53,22 @@ def gemm_flops(calls: list[Call]) -> float:
     return total
 
 
-def gemm_floor(calls: list[Call], dtype: torch.dtype = torch.float32, repeats: int = 30) -> float:
-    """Median seconds to run ``calls`` as bare GEMMs in ``dtype`` (after 3 warm-up replays)."""
+def gemm_floor(calls: list[Call], dtype: torch.dtype = torch.float32, repeats: int = 30,
+               device: str = "cpu") -> float:
+    """Median seconds to run ``calls`` as bare GEMMs in ``dtype`` on ``device`` (after 3 warm-up replays; on a GPU
+    each replay is timed to its last kernel's end)."""
     gen = torch.Generator().manual_seed(0)
     ops = {"mm": torch.mm, "addmm": torch.addmm, "bmm": torch.bmm, "baddbmm": torch.baddbmm}
-    prepared = [(ops[name], [torch.randn(s, generator=gen).to(dtype) for s in shapes]) for name, shapes in calls]
+    prepared = [(ops[name], [torch.randn(s, generator=gen).to(device=device, dtype=dtype) for s in shapes])
+                for name, shapes in calls]
+    sync = torch.cuda.synchronize if torch.device(device).type == "cuda" else (lambda: None)
     times = []
     for i in range(repeats + 3):
+        sync()
         t0 = time.perf_counter()
         for op, tensors in prepared:
             op(*tensors)
+        sync()
         if i >= 3:
             times.append(time.perf_counter() - t0)
     return float(np.median(times))
