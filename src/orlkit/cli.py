@@ -69,11 +69,23 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         dataset = resolve_dataset(args.dataset)
         args.algo = resolve_algorithm(args.algo, dataset.discrete)
-    out = args.out or f"runs/{args.algo}-{Path(args.dataset).stem}-seed{args.seed}"
-    run = RunConfig(algo=args.algo, dataset=args.dataset, steps=args.steps, seed=args.seed, env_id=args.env,
+    seeds = parse_seeds(args.seeds) if args.seeds is not None else None
+    if seeds is not None and args.seed is not None:
+        raise OrlkitError("give --seed or --seeds, not both")
+    seed = args.seed if args.seed is not None else 0
+    if seeds is not None:
+        from orlkit.train.seeds import supported
+
+        if args.algo not in supported():  # before the dataset is made or loaded
+            raise OrlkitError(f"{args.algo} cannot train several seeds at once yet; these can: "
+                              f"{', '.join(supported())}")
+    out = args.out or f"runs/{args.algo}-{Path(args.dataset).stem}-seed{seed}"
+    run = RunConfig(algo=args.algo, dataset=args.dataset, steps=args.steps, seed=seed, env_id=args.env,
                     eval_every=args.eval_every, eval_episodes=args.eval_episodes, log_every=args.log_every,
                     device=args.device, precision=args.precision, tensorboard=not args.no_tensorboard,
                     config=parse_overrides(args.algo, args.set or []))
+    if seeds is not None:
+        return _train_seeds(args, run, seeds, dataset)
     summary = train(run, out, resume=args.resume, progress=not args.quiet, dataset=dataset)
     ev = summary["final_eval"] or {}
     rows = [["steps", summary["steps"]], ["updates/s", round(summary["updates_per_sec"], 1)],
@@ -81,6 +93,37 @@ def cmd_train(args: argparse.Namespace) -> int:
     rows += [[k, v] for k, v in ev.items()]
     print(format_table(["result", "value"], rows))
     print(f"run directory: {out}")
+    return 0
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``--seeds``: "0,1,2" or a range "0-4" (both ends included)."""
+    try:
+        if "-" in text.strip("-") and "," not in text:
+            lo, hi = (int(x) for x in text.split("-", 1))
+            seeds = list(range(lo, hi + 1))
+        else:
+            seeds = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise OrlkitError(f"--seeds takes comma-separated integers or a range like 0-4, got {text!r}") from None
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise OrlkitError(f"--seeds must name distinct seeds, at least one, got {text!r}")
+    return seeds
+
+
+def _train_seeds(args: argparse.Namespace, run, seeds: list[int], dataset) -> int:
+    from orlkit.train.fit import train_together
+
+    stem = f"{run.algo}-{Path(args.dataset).stem}"
+    outs = [Path(args.out) / f"seed{s}" if args.out else Path(f"runs/{stem}-seed{s}") for s in seeds]
+    summaries = train_together(run, seeds, outs, resume=args.resume, progress=not args.quiet, dataset=dataset)
+    keys = sorted({k for s in summaries for k in (s["final_eval"] or {})})
+    rows = [[s["seed"], s["steps"], *[(s["final_eval"] or {}).get(k, "—") for k in keys], str(o)]
+            for s, o in zip(summaries, outs, strict=True)]
+    print(format_table(["seed", "steps", *keys, "run directory"], rows))
+    first = summaries[0]
+    print(f"{len(seeds)} seeds at once: {first['updates_per_sec'] * len(seeds):.1f} seed-updates/s "
+          f"({first['wall_time_s']:.1f} s wall)")
     return 0
 
 
@@ -271,7 +314,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--dataset", required=True, help="built-in name, .npz/.hdf5/.parquet path, or minari:ID")
     t.add_argument("--env", help="evaluation environment id (default: the dataset's)")
     t.add_argument("--steps", type=int, default=10_000, help="total gradient updates")
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--seed", type=int, default=None, help="seed (default 0)")
+    t.add_argument("--seeds", help="several seeds at once in one process, vectorised (e.g. 0,1,2 or 0-4; "
+                   "bc, pct-bc, iql, td3bc): one run directory per seed, OUT/seedS or runs/ALGO-DATASET-seedS")
     t.add_argument("--out", help="run directory (default runs/ALGO-DATASET-seedS)")
     t.add_argument("--eval-every", type=int, default=5_000)
     t.add_argument("--eval-episodes", type=int, default=10)

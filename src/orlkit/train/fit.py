@@ -114,93 +114,170 @@ def _append(path: Path, row: dict[str, Any]) -> None:
         f.write(json.dumps(row) + "\n")
 
 
+class _Run:
+    """One run directory while it trains: its algorithm, sampler, logs, evaluations and checkpoints."""
+
+    def __init__(self, run: RunConfig, out_dir: str | Path, resume: bool, dataset: TransitionDataset | None):
+        out = Path(out_dir)
+        self.ckpt_dir = out / "checkpoints"
+        self.start = 0
+        if resume:
+            if not (out / "config.json").exists():
+                raise OrlkitError(f"{out}: nothing to resume (no config.json); start without --resume")
+            saved = json.loads((out / "config.json").read_text())
+            run = RunConfig(**{**saved, "steps": run.steps})
+        elif (out / "config.json").exists():
+            raise OrlkitError(f"{out} already holds a run; add --resume to continue it or choose another --out")
+        self.run, self.out = run, out
+        self.algo, ds, self.env_id = build(run, dataset)
+        self.sampler = ds.sampler(self.algo.config.batch_size, run.device, seed=run.seed)
+        if resume and (ckpt := latest_checkpoint(self.ckpt_dir)) is not None:
+            meta = load_checkpoint(ckpt, self.algo)
+            self.sampler.load_state_dict({"generator": meta["extra_tensors"]["sampler.generator"]})
+            self.start = int(meta["step"])
+        if resume:  # lines logged after the last checkpoint (or before a first one) are redone
+            _truncate_logs(out, self.start)
+        if self.start >= run.steps:
+            raise OrlkitError(f"{out} is already at step {self.start}; ask for more --steps than that to continue")
+        write_json(out / "config.json", dataclasses.asdict(run))
+        self.writer = None
+        if run.tensorboard:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(str(out / "tb"), purge_step=self.start + 1 if resume else None)
+        self.checkpoint_every = run.checkpoint_every or run.eval_every or run.steps
+        self.gamma = getattr(self.algo.config, "gamma", None)
+        self.start_obs = ds.obs[ds.episode_bounds[0][:1000]]  # up to 1000 episode start states
+        self.eval_seed = 100_000 + 1_000 * run.seed
+        self.last_eval: dict[str, Any] | None = None
+
+    def log_step(self, step: int) -> bool:
+        return step % self.run.log_every == 0 or step == self.run.steps
+
+    def due(self, step: int) -> bool:
+        """Whether ``step`` evaluates or checkpoints (the algorithm's weights must be current)."""
+        run = self.run
+        evaluates = bool(self.env_id) and ((run.eval_every and step % run.eval_every == 0) or step == run.steps)
+        return evaluates or step % self.checkpoint_every == 0 or step == run.steps
+
+    def after_update(self, step: int, metrics: dict[str, float] | None) -> bool:
+        """Log ``metrics`` (given on log steps), evaluate and checkpoint when due; whether it evaluated."""
+        run, out, algo = self.run, self.out, self.algo
+        if metrics is not None:
+            bad = [k for k, v in metrics.items() if not np.isfinite(v)]
+            if bad:
+                raise FloatingPointError(f"non-finite metrics at step {step}: {', '.join(bad)}")
+            _append(out / "metrics.jsonl", {"step": step, **metrics})
+            if self.writer:
+                for k, v in metrics.items():
+                    self.writer.add_scalar(k, v, step)
+        evaluates = bool(self.env_id) and ((run.eval_every and step % run.eval_every == 0) or step == run.steps)
+        if evaluates:
+            self.last_eval = evaluate(lambda o: algo.act(o, deterministic=True), self.env_id, run.eval_episodes,
+                                      self.eval_seed, run.env_kwargs, gamma=self.gamma)
+            q_start = algo.value_estimate(self.start_obs)
+            if q_start is not None:  # the critic's belief about the same policy, at the data's start states
+                self.last_eval["q_estimate"] = float(np.mean(q_start))
+            row = {"step": step, **{k: v for k, v in self.last_eval.items() if k != "returns"}}
+            _append(out / "eval.jsonl", row)
+            if self.writer:
+                for k, v in row.items():
+                    if k != "step":
+                        self.writer.add_scalar(f"eval/{k}", v, step)
+        if step % self.checkpoint_every == 0 or step == run.steps:
+            save_checkpoint(self.ckpt_dir / f"step_{step:08d}", algo,
+                            tensors={"sampler.generator": self.sampler.state_dict()["generator"]},
+                            meta={"step": step, "config": run.config, "env_id": self.env_id})
+            for old in sorted(self.ckpt_dir.glob("step_*.json"))[:-run.keep_checkpoints]:
+                old.unlink()
+                old.with_suffix(".safetensors").unlink(missing_ok=True)
+        return evaluates
+
+    def close(self, update_time: float, wall: float, seeds_together: int = 1) -> dict[str, Any]:
+        if self.writer:
+            self.writer.close()
+        run, n = self.run, self.run.steps - self.start
+        summary = {
+            "algo": run.algo, "dataset": run.dataset, "env_id": self.env_id, "seed": run.seed, "steps": run.steps,
+            "steps_this_session": n, "wall_time_s": wall, "updates_per_sec": n / max(update_time, 1e-9),
+            "updates_per_sec_end_to_end": n / max(wall, 1e-9),
+            "final_eval": {k: v for k, v in self.last_eval.items() if k != "returns"} if self.last_eval else None,
+        }
+        if seeds_together > 1:  # the times are those of all seeds' updates together
+            summary["seeds_together"] = seeds_together
+        write_json(self.out / "summary.json", summary)
+        return summary
+
+
+def _progress_bar(run: RunConfig, start: int, progress: bool, desc: str) -> tqdm:
+    return tqdm(total=run.steps, initial=start, disable=not progress, desc=desc, unit="upd",
+                dynamic_ncols=True, mininterval=0.5 if sys.stderr.isatty() else 30.0)
+
+
 def train(run: RunConfig, out_dir: str | Path, resume: bool = False, progress: bool = True,
           dataset: TransitionDataset | None = None) -> dict[str, Any]:
     """Train ``run`` into ``out_dir``; returns the summary (also written to ``summary.json``)."""
-    out = Path(out_dir)
-    ckpt_dir = out / "checkpoints"
-    start = 0
-    if resume:
-        if not (out / "config.json").exists():
-            raise OrlkitError(f"{out}: nothing to resume (no config.json); start without --resume")
-        saved = json.loads((out / "config.json").read_text())
-        run = RunConfig(**{**saved, "steps": run.steps})
-    elif (out / "config.json").exists():
-        raise OrlkitError(f"{out} already holds a run; add --resume to continue it or choose another --out")
-
-    algo, ds, env_id = build(run, dataset)
-    sampler = ds.sampler(algo.config.batch_size, run.device, seed=run.seed)
-    if resume and (ckpt := latest_checkpoint(ckpt_dir)) is not None:
-        meta = load_checkpoint(ckpt, algo)
-        sampler.load_state_dict({"generator": meta["extra_tensors"]["sampler.generator"]})
-        start = int(meta["step"])
-    if resume:  # lines logged after the last checkpoint (or before a first one) are redone
-        _truncate_logs(out, start)
-    if start >= run.steps:
-        raise OrlkitError(f"{out} is already at step {start}; ask for more --steps than that to continue")
-    write_json(out / "config.json", dataclasses.asdict(run))
-
-    writer = None
-    if run.tensorboard:
-        from torch.utils.tensorboard import SummaryWriter
-
-        writer = SummaryWriter(str(out / "tb"), purge_step=start + 1 if resume else None)
-    checkpoint_every = run.checkpoint_every or run.eval_every or run.steps
-    gamma = getattr(algo.config, "gamma", None)
-    start_obs = ds.obs[ds.episode_bounds[0][:1000]]  # up to 1000 episode start states
-    eval_seed = 100_000 + 1_000 * run.seed
-    last_eval: dict[str, Any] | None = None
+    r = _Run(run, out_dir, resume, dataset)
+    run, algo, sampler = r.run, r.algo, r.sampler
     update_time, t_start = 0.0, time.perf_counter()
-    bar = tqdm(total=run.steps, initial=start, disable=not progress, desc=f"{run.algo}", unit="upd",
-               dynamic_ncols=True, mininterval=0.5 if sys.stderr.isatty() else 30.0)
-    for step in range(start + 1, run.steps + 1):
+    bar = _progress_bar(run, r.start, progress, f"{run.algo}")
+    for step in range(r.start + 1, run.steps + 1):
         t0 = time.perf_counter()
         with autocast(run.precision, run.device):
             metrics = algo.update(sampler.sample())
         update_time += time.perf_counter() - t0
-        if step % run.log_every == 0 or step == run.steps:
-            bad = [k for k, v in metrics.items() if not np.isfinite(v)]
-            if bad:
-                raise FloatingPointError(f"non-finite metrics at step {step}: {', '.join(bad)}")
-            row = {"step": step, **metrics}
-            _append(out / "metrics.jsonl", row)
-            if writer:
-                for k, v in metrics.items():
-                    writer.add_scalar(k, v, step)
-        if env_id and ((run.eval_every and step % run.eval_every == 0) or step == run.steps):
-            last_eval = evaluate(lambda o: algo.act(o, deterministic=True), env_id, run.eval_episodes,
-                                 eval_seed, run.env_kwargs, gamma=gamma)
-            q_start = algo.value_estimate(start_obs)
-            if q_start is not None:  # the critic's belief about the same policy, at the data's start states
-                last_eval["q_estimate"] = float(np.mean(q_start))
-            row = {"step": step, **{k: v for k, v in last_eval.items() if k != "returns"}}
-            _append(out / "eval.jsonl", row)
-            if writer:
-                for k, v in row.items():
-                    if k != "step":
-                        writer.add_scalar(f"eval/{k}", v, step)
-            bar.set_postfix(ret=f"{last_eval['return_mean']:.1f}")
-        if step % checkpoint_every == 0 or step == run.steps:
-            save_checkpoint(ckpt_dir / f"step_{step:08d}", algo,
-                            tensors={"sampler.generator": sampler.state_dict()["generator"]},
-                            meta={"step": step, "config": run.config, "env_id": env_id})
-            for old in sorted(ckpt_dir.glob("step_*.json"))[:-run.keep_checkpoints]:
-                old.unlink()
-                old.with_suffix(".safetensors").unlink(missing_ok=True)
+        if r.after_update(step, metrics if r.log_step(step) else None):
+            bar.set_postfix(ret=f"{r.last_eval['return_mean']:.1f}")
         bar.update(1)
     bar.close()
-    if writer:
-        writer.close()
+    return r.close(update_time, time.perf_counter() - t_start)
+
+
+def train_together(run: RunConfig, seeds: list[int], out_dirs: list[str | Path], resume: bool = False,
+                   progress: bool = True, dataset: TransitionDataset | None = None) -> list[dict[str, Any]]:
+    """Train ``run`` once per seed in ``seeds``, all seeds in one process at once (``orlkit.train.seeds``), seed
+    ``seeds[i]`` into ``out_dirs[i]``. Each directory is an ordinary run directory: what ``train`` with that seed
+    writes, up to floating-point rounding, and resumable by either function. Returns the summaries."""
+    from orlkit.train.seeds import SeedStack, supported
+
+    if run.algo not in supported():
+        raise OrlkitError(f"{run.algo} cannot train several seeds at once yet; these can: {', '.join(supported())}")
+    if len(seeds) < 1 or len(set(seeds)) != len(seeds):
+        raise OrlkitError(f"--seeds must be distinct and at least one, got {seeds}")
+    if len(out_dirs) != len(seeds):
+        raise OrlkitError(f"{len(out_dirs)} run directories for {len(seeds)} seeds")
+    if dataset is None:
+        dataset = _dataset_for(run, None)  # loaded once for all seeds
+    runs: list[_Run] = []
+    for s, d in zip(seeds, out_dirs, strict=True):
+        r = _Run(dataclasses.replace(run, seed=s), d, resume, dataset)
+        if runs:  # every seed prepares the same data: keep one copy of its columns (on the device too)
+            r.sampler.columns, r.sampler.extras = runs[0].sampler.columns, runs[0].sampler.extras
+        runs.append(r)
+    starts = {r.start for r in runs}
+    if len(starts) != 1:
+        raise OrlkitError("the runs to resume stand at different steps "
+                          f"({', '.join(f'{r.out}: {r.start}' for r in runs)}); resume them one by one")
+    start, first = starts.pop(), runs[0].run
+    stack = SeedStack([r.algo for r in runs])
+    samplers = [r.sampler for r in runs]
+    update_time, t_start = 0.0, time.perf_counter()
+    bar = _progress_bar(first, start, progress, f"{first.algo} × {len(seeds)} seeds")
+    for step in range(start + 1, first.steps + 1):
+        t0 = time.perf_counter()
+        with autocast(first.precision, first.device):
+            metrics = stack.update(stack.sample(samplers))
+        update_time += time.perf_counter() - t0
+        per_seed = stack.floats(metrics) if runs[0].log_step(step) else [None] * len(runs)
+        if runs[0].due(step):
+            stack.write_back()
+        evaluated = [r.after_update(step, m) for r, m in zip(runs, per_seed, strict=True)]
+        if any(evaluated):
+            bar.set_postfix(ret=f"{np.mean([r.last_eval['return_mean'] for r in runs]):.1f} (mean over seeds)")
+        bar.update(1)
+    bar.close()
     wall = time.perf_counter() - t_start
-    n = run.steps - start
-    summary = {
-        "algo": run.algo, "dataset": run.dataset, "env_id": env_id, "seed": run.seed, "steps": run.steps,
-        "steps_this_session": n, "wall_time_s": wall, "updates_per_sec": n / max(update_time, 1e-9),
-        "updates_per_sec_end_to_end": n / max(wall, 1e-9),
-        "final_eval": {k: v for k, v in last_eval.items() if k != "returns"} if last_eval else None,
-    }
-    write_json(out / "summary.json", summary)
-    return summary
+    return [r.close(update_time, wall, seeds_together=len(runs)) for r in runs]
 
 
 def load_run(out_dir: str | Path) -> tuple[Algorithm, RunConfig, str | None]:

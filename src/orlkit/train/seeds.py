@@ -148,6 +148,9 @@ class SeedStack:
         if len(samplers) != self.n_seeds:
             raise OrlkitError(f"{len(samplers)} samplers for {self.n_seeds} seeds")
         first = samplers[0]
+        if any(s.n != first.n or s.batch_size != first.batch_size for s in samplers):
+            raise OrlkitError("the seeds' samplers must draw equal batches from the same data; got sizes "
+                              f"{[s.n for s in samplers]} and batch sizes {[s.batch_size for s in samplers]}")
         idx = torch.cat([torch.randint(0, s.n, (s.batch_size,), generator=s.generator, device=s.device)
                          for s in samplers])  # (S·B,): the indices each sampler would draw on its own
         shape = (self.n_seeds, first.batch_size)
