@@ -72,6 +72,8 @@ def measure(algo: str, n_seeds: int, updates: int, device: str, precision: str) 
         one.append(blocks_rate(step, updates, 1, sync))
     stack = SeedStack([make_algorithm(algo, spec, cfg, device=device, seed=s) for s in range(n_seeds)])
     samplers = [data.sampler(256, device, seed=s) for s in range(n_seeds)]
+    for smp in samplers[1:]:  # one copy of the data (train_together and train_seeds share it too)
+        smp.columns, smp.extras = samplers[0].columns, samplers[0].extras
 
     def vec_step() -> None:
         with autocast(precision, device):

@@ -97,17 +97,22 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def parse_seeds(text: str) -> list[int]:
-    """``--seeds``: "0,1,2" or a range "0-4" (both ends included)."""
+    """``--seeds``: "0,1,2" or a range "0-4" (both ends included); seeds are non-negative integers."""
+    usage = "comma-separated non-negative integers (0,1,2) or a range (0-4)"
     try:
-        if "-" in text.strip("-") and "," not in text:
-            lo, hi = (int(x) for x in text.split("-", 1))
+        if "-" in text and "," not in text:
+            lo, hi = (int(x) for x in text.split("-"))
+            if lo > hi:
+                raise OrlkitError(f"--seeds range {text!r} runs backwards; write {hi}-{lo}")
             seeds = list(range(lo, hi + 1))
         else:
             seeds = [int(x) for x in text.split(",") if x.strip()]
     except ValueError:
-        raise OrlkitError(f"--seeds takes comma-separated integers or a range like 0-4, got {text!r}") from None
-    if not seeds or len(set(seeds)) != len(seeds):
-        raise OrlkitError(f"--seeds must name distinct seeds, at least one, got {text!r}")
+        raise OrlkitError(f"--seeds takes {usage}, got {text!r}") from None
+    if not seeds or min(seeds) < 0:
+        raise OrlkitError(f"--seeds takes {usage}, got {text!r}")
+    if len(set(seeds)) != len(seeds):
+        raise OrlkitError(f"--seeds names a seed twice: {text!r}")
     return seeds
 
 

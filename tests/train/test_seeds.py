@@ -28,19 +28,21 @@ def dataset(discrete: bool, n: int = 400) -> TransitionDataset:
                              rng.normal(size=(n, 5)).astype(np.float32), terminals, timeouts)
 
 
-CASES = [("bc", False), ("bc", True), ("pct-bc", False), ("iql", False), ("td3bc", False)]
+# (algorithm, discrete actions, config overrides); IQL once with an actor lr that decays to 0 within the test
+CASES = [("bc", False, {}), ("bc", True, {}), ("pct-bc", False, {}), ("iql", False, {}),
+         ("iql", False, {"actor_lr_decay_steps": 4}), ("td3bc", False, {})]
 
 
-def build(name: str, ds: TransitionDataset, seed: int):
-    cfg = config_from_dict(name, {"batch_size": 32, "hidden": (16, 16)})
+def build(name: str, ds: TransitionDataset, seed: int, **overrides):
+    cfg = config_from_dict(name, {"batch_size": 32, "hidden": (16, 16), **overrides})
     return make_algorithm(name, DataSpec.from_dataset(ds), cfg, seed=seed)
 
 
-def separate_runs(name: str, ds: TransitionDataset, steps: int):
-    data = build(name, ds, 0).prepare_dataset(ds)
+def separate_runs(name: str, ds: TransitionDataset, steps: int, **overrides):
+    data = build(name, ds, 0, **overrides).prepare_dataset(ds)
     runs = []
     for s in SEEDS:
-        algo, sampler = build(name, ds, s), data.sampler(32, seed=s)
+        algo, sampler = build(name, ds, s, **overrides), data.sampler(32, seed=s)
         metrics = [algo.update(sampler.sample()) for _ in range(steps)]
         runs.append((algo, metrics))
     return data, runs
@@ -57,12 +59,12 @@ def assert_same_state(a, b) -> None:
         torch.testing.assert_close(sa[k], sb[k], rtol=1e-5, atol=1e-6, msg=k)
 
 
-@pytest.mark.parametrize("name,discrete", CASES)
-def test_vectorised_seeds_equal_separate_runs(name: str, discrete: bool) -> None:
+@pytest.mark.parametrize("name,discrete,overrides", CASES)
+def test_vectorised_seeds_equal_separate_runs(name: str, discrete: bool, overrides: dict) -> None:
     ds = dataset(discrete)
     steps = 6
-    data, runs = separate_runs(name, ds, steps)
-    algos = [build(name, ds, s) for s in SEEDS]
+    data, runs = separate_runs(name, ds, steps, **overrides)
+    algos = [build(name, ds, s, **overrides) for s in SEEDS]
     stack = SeedStack(algos)
     samplers = [data.sampler(32, seed=s) for s in SEEDS]
     metrics = [stack.floats(stack.update(stack.sample(samplers))) for _ in range(steps)]
@@ -201,8 +203,9 @@ def test_train_together_resumes_alone_or_together(pendulum_path: str, tmp_path) 
     dirs = [tmp_path / "a0", tmp_path / "a1"]
     train_together(fit_run(pendulum_path, steps=15), [0, 1], dirs, progress=False)
     train_together(fit_run(pendulum_path), [0, 1], dirs, resume=True, progress=False)
-    train(fit_run(pendulum_path, seed=1), tmp_path / "b1", progress=False)
-    assert_same_run(dirs[1], tmp_path / "b1")
+    for seed in (0, 1):
+        train(fit_run(pendulum_path, seed=seed), tmp_path / f"b{seed}", progress=False)
+        assert_same_run(dirs[seed], tmp_path / f"b{seed}")
 
     train_together(fit_run(pendulum_path, steps=15), [0, 1], [tmp_path / "c0", tmp_path / "c1"], progress=False)
     train(fit_run(pendulum_path, seed=1), tmp_path / "c1", resume=True, progress=False)  # one seed goes on alone
@@ -222,6 +225,27 @@ def test_train_together_refuses_bad_input(pendulum_path: str, tmp_path) -> None:
     with pytest.raises(OrlkitError, match="1 run directories for 2 seeds"):
         train_together(fit_run(pendulum_path), [0, 1], [tmp_path / "x"], progress=False)
     assert not (tmp_path / "x").exists()
+    with pytest.raises(OrlkitError, match="nothing to resume"):
+        train_together(fit_run(pendulum_path), [0, 1], [tmp_path / "x", tmp_path / "y"], resume=True,
+                       progress=False)
+
+
+def test_train_together_checks_every_directory_before_writing_any(pendulum_path: str, tmp_path) -> None:
+    from orlkit.train.fit import train, train_together
+
+    train(fit_run(pendulum_path, seed=1, steps=10, checkpoint_every=5), tmp_path / "d1", progress=False)
+    with pytest.raises(OrlkitError, match="d1 already holds a run"):
+        train_together(fit_run(pendulum_path), [0, 1], [tmp_path / "d0", tmp_path / "d1"], progress=False)
+    assert not (tmp_path / "d0").exists()  # nothing half-made: the same command works once d1 is moved away
+
+    train(fit_run(pendulum_path, seed=0, steps=10), tmp_path / "d0", progress=False)
+    dirs = [tmp_path / "d0", tmp_path / "d1"]
+    before = {d: sorted(p.name for p in d.rglob("*")) for d in dirs}
+    with pytest.raises(OrlkitError, match="differ in checkpoint_every"):  # schedules differ: one by one
+        train_together(fit_run(pendulum_path, steps=20), [0, 1], dirs, resume=True, progress=False)
+    with pytest.raises(OrlkitError, match="holds seed 1, not 0"):
+        train_together(fit_run(pendulum_path, steps=20), [0, 1], dirs[::-1], resume=True, progress=False)
+    assert {d: sorted(p.name for p in d.rglob("*")) for d in dirs} == before
 
 
 def test_cli_seeds(pendulum_path: str, tmp_path, capsys) -> None:

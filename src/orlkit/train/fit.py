@@ -246,6 +246,7 @@ def train_together(run: RunConfig, seeds: list[int], out_dirs: list[str | Path],
         raise OrlkitError(f"--seeds must be distinct and at least one, got {seeds}")
     if len(out_dirs) != len(seeds):
         raise OrlkitError(f"{len(out_dirs)} run directories for {len(seeds)} seeds")
+    run = _check_together(run, seeds, [Path(d) for d in out_dirs], resume)  # before any directory is touched
     if dataset is None:
         dataset = _dataset_for(run, None)  # loaded once for all seeds
     runs: list[_Run] = []
@@ -255,20 +256,25 @@ def train_together(run: RunConfig, seeds: list[int], out_dirs: list[str | Path],
             r.sampler.columns, r.sampler.extras = runs[0].sampler.columns, runs[0].sampler.extras
         runs.append(r)
     starts = {r.start for r in runs}
-    if len(starts) != 1:
-        raise OrlkitError("the runs to resume stand at different steps "
-                          f"({', '.join(f'{r.out}: {r.start}' for r in runs)}); resume them one by one")
+    assert len(starts) == 1, starts  # _check_together read the same checkpoint steps
     start, first = starts.pop(), runs[0].run
     stack = SeedStack([r.algo for r in runs])
     samplers = [r.sampler for r in runs]
+    sync = None
+    if str(first.device).startswith("cuda"):
+        import torch
+
+        sync = torch.cuda.synchronize
     update_time, t_start = 0.0, time.perf_counter()
     bar = _progress_bar(first, start, progress, f"{first.algo} × {len(seeds)} seeds")
     for step in range(start + 1, first.steps + 1):
         t0 = time.perf_counter()
         with autocast(first.precision, first.device):
             metrics = stack.update(stack.sample(samplers))
-        update_time += time.perf_counter() - t0
         per_seed = stack.floats(metrics) if runs[0].log_step(step) else [None] * len(runs)
+        if sync is not None:  # the update's time is the device's, as train()'s metric read-back makes it
+            sync()
+        update_time += time.perf_counter() - t0
         if runs[0].due(step):
             stack.write_back()
         evaluated = [r.after_update(step, m) for r, m in zip(runs, per_seed, strict=True)]
@@ -278,6 +284,42 @@ def train_together(run: RunConfig, seeds: list[int], out_dirs: list[str | Path],
     bar.close()
     wall = time.perf_counter() - t_start
     return [r.close(update_time, wall, seeds_together=len(runs)) for r in runs]
+
+
+def _check_together(run: RunConfig, seeds: list[int], outs: list[Path], resume: bool) -> RunConfig:
+    """Refuse, before any directory is written, what ``train_together`` cannot do; the run to train (on resume:
+    the saved one, with ``run.steps``)."""
+    if not resume:
+        taken = [str(o) for o in outs if (o / "config.json").exists()]
+        if taken:
+            raise OrlkitError(f"{', '.join(taken)} already hold{'s' if len(taken) == 1 else ''} a run; add --resume "
+                              "to continue or choose another --out")
+        return run
+    missing = [str(o) for o in outs if not (o / "config.json").exists()]
+    if missing:
+        raise OrlkitError(f"{', '.join(missing)}: nothing to resume (no config.json); start without --resume")
+    saved = [json.loads((o / "config.json").read_text()) for o in outs]
+    for o, cfg, seed in zip(outs, saved, seeds, strict=True):
+        if cfg.get("seed") != seed:
+            raise OrlkitError(f"{o} holds seed {cfg.get('seed')}, not {seed}")
+    base = {k: v for k, v in saved[0].items() if k not in ("seed", "steps")}
+    for o, cfg in zip(outs[1:], saved[1:], strict=True):
+        other = {k: v for k, v in cfg.items() if k not in ("seed", "steps")}
+        if other != base:
+            diff = sorted(k for k in base.keys() | other.keys() if base.get(k) != other.get(k))
+            raise OrlkitError(f"{outs[0]} and {o} differ in {', '.join(diff)}: runs resumed together must differ "
+                              "only in their seed; resume them one by one")
+    steps = []
+    for o in outs:
+        ckpt = latest_checkpoint(o / "checkpoints")
+        try:
+            steps.append(0 if ckpt is None else int(json.loads(ckpt.with_suffix(".json").read_text())["step"]))
+        except (ValueError, KeyError) as e:
+            raise OrlkitError(f"{ckpt}.json: cannot read the checkpoint's step ({type(e).__name__}: {e})") from None
+    if len(set(steps)) != 1:
+        where = ", ".join(f"{o}: {n}" for o, n in zip(outs, steps, strict=True))
+        raise OrlkitError(f"the runs to resume stand at different steps ({where}); resume them one by one")
+    return RunConfig(**{**saved[0], "steps": run.steps})
 
 
 def load_run(out_dir: str | Path) -> tuple[Algorithm, RunConfig, str | None]:

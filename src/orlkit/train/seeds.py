@@ -217,11 +217,14 @@ def train_seeds(algo: str, dataset: Any, seeds: Sequence[int], steps: int, confi
     from tqdm.auto import tqdm
 
     from orlkit.algos import DataSpec, config_from_dict, make_algorithm
-    from orlkit.nets.precision import autocast
+    from orlkit.nets.precision import autocast, check_precision
 
     seeds = [int(s) for s in seeds]
     if len(set(seeds)) != len(seeds) or not seeds:
         raise OrlkitError(f"seeds must be distinct and at least one, got {seeds}")
+    if steps < 1 or log_every < 1:
+        raise OrlkitError(f"steps and log_every must be at least 1, got {steps} and {log_every}")
+    check_precision(precision)
     if algo not in supported():
         raise OrlkitError(f"{algo} cannot train several seeds at once yet; these can: {', '.join(supported())}")
     spec = DataSpec.from_dataset(dataset)
@@ -229,6 +232,8 @@ def train_seeds(algo: str, dataset: Any, seeds: Sequence[int], steps: int, confi
              for s in seeds]
     data = algos[0].prepare_dataset(dataset)
     samplers = [data.sampler(algos[0].config.batch_size, device, seed=s) for s in seeds]
+    for smp in samplers[1:]:  # one copy of the data's columns (on the device too): SeedStack.sample reads the first's
+        smp.columns, smp.extras = samplers[0].columns, samplers[0].extras
     stack = SeedStack(algos)
     logs: list[list[dict[str, Any]]] = [[] for _ in seeds]
     for step in tqdm(range(1, steps + 1), disable=not progress, desc=f"{algo} × {len(seeds)} seeds", unit="upd"):
