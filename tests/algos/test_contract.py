@@ -100,6 +100,24 @@ def test_update_returns_finite_documented_metrics(name: str, kind: str, datasets
 
 
 @pytest.mark.parametrize("name,kind", CASES)
+def test_update_without_metric_read_back_trains_the_same(name: str, kind: str, datasets) -> None:
+    """Inside metrics_read_back(False) (the fit loop's steps that log nothing) update() returns {} and trains
+    exactly as it does when it reads its metrics back."""
+    from orlkit.algos.base import metrics_read_back
+
+    (a, sa), (b, sb) = build(name, datasets[kind]), build(name, datasets[kind])
+    for step in range(3):
+        full = a.update(sa.sample())
+        with metrics_read_back(step == 1):
+            quiet = b.update(sb.sample())
+        assert sorted(full) == sorted(expected_keys(a))
+        assert quiet == ({} if step != 1 else full)
+    assert a.n_updates == b.n_updates == 3
+    ta, tb = a.state_tensors(), b.state_tensors()
+    assert [k for k in ta if not torch.equal(ta[k], tb[k])] == []
+
+
+@pytest.mark.parametrize("name,kind", CASES)
 def test_every_trainable_parameter_moves(name: str, kind: str, datasets) -> None:
     algo, sampler = build(name, datasets[kind], lr=1e-2)
     before = trainable(algo)

@@ -12,7 +12,10 @@ Subclasses inherit from :class:`Algorithm` only (one level of inheritance).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -169,8 +172,26 @@ class Algorithm:
         load_checkpoint(path, self)
 
 
+_READ_BACK: ContextVar[bool] = ContextVar("orlkit_metrics_read_back", default=True)
+
+
+@contextlib.contextmanager
+def metrics_read_back(enabled: bool) -> Iterator[None]:
+    """Inside ``with metrics_read_back(False)``, ``update()`` returns ``{}``: it neither stacks its metrics nor waits
+    for the device to read them. The fit loops use it on the steps they do not log, so that on a GPU the host
+    queues the next update while the device still runs this one. Outside it, ``update()`` returns every metric."""
+    token = _READ_BACK.set(enabled)
+    try:
+        yield
+    finally:
+        _READ_BACK.reset(token)
+
+
 def to_floats(metrics: dict[str, torch.Tensor]) -> dict[str, float]:
-    """Detached scalar tensors → floats, with one device synchronisation for all of them."""
+    """Detached scalar tensors → floats, with one device synchronisation for all of them (``{}`` inside
+    ``metrics_read_back(False)``)."""
+    if not _READ_BACK.get():
+        return {}
     values = torch.stack([v.detach().float().reshape(()) for v in metrics.values()]).tolist()
     return dict(zip(metrics, values, strict=True))
 

@@ -28,7 +28,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from orlkit.algos import ALIASES, config_from_dict, make_algorithm, resolve_algorithm
-from orlkit.algos.base import Algorithm, DataSpec
+from orlkit.algos.base import Algorithm, DataSpec, metrics_read_back
 from orlkit.data.dataset import TransitionDataset
 from orlkit.errors import OrlkitError
 from orlkit.nets.precision import autocast, check_precision
@@ -209,6 +209,17 @@ class _Run:
         return summary
 
 
+def _device_sync(device: str) -> Any:
+    """A function that waits for ``device``'s queued work (a no-op on the CPU). The fit loops call it, inside the
+    update timer, before each evaluation or checkpoint: updates that read nothing back leave their GPU work queued,
+    and it counts as update time when it drains."""
+    if str(device).startswith("cuda"):
+        import torch
+
+        return torch.cuda.synchronize
+    return lambda: None
+
+
 def _progress_bar(run: RunConfig, start: int, progress: bool, desc: str) -> tqdm:
     return tqdm(total=run.steps, initial=start, disable=not progress, desc=desc, unit="upd",
                 dynamic_ncols=True, mininterval=0.5 if sys.stderr.isatty() else 30.0)
@@ -219,14 +230,18 @@ def train(run: RunConfig, out_dir: str | Path, resume: bool = False, progress: b
     """Train ``run`` into ``out_dir``; returns the summary (also written to ``summary.json``)."""
     r = _Run(run, out_dir, resume, dataset)
     run, algo, sampler = r.run, r.algo, r.sampler
+    sync = _device_sync(run.device)
     update_time, t_start = 0.0, time.perf_counter()
     bar = _progress_bar(run, r.start, progress, f"{run.algo}")
     for step in range(r.start + 1, run.steps + 1):
         t0 = time.perf_counter()
-        with autocast(run.precision, run.device):
+        log = r.log_step(step)
+        with autocast(run.precision, run.device), metrics_read_back(log):  # no device sync on other steps
             metrics = algo.update(sampler.sample())
+        if r.due(step):
+            sync()
         update_time += time.perf_counter() - t0
-        if r.after_update(step, metrics if r.log_step(step) else None):
+        if r.after_update(step, metrics if log else None):
             bar.set_postfix(ret=f"{r.last_eval['return_mean']:.1f}")
         bar.update(1)
     bar.close()
@@ -260,11 +275,7 @@ def train_together(run: RunConfig, seeds: list[int], out_dirs: list[str | Path],
     start, first = starts.pop(), runs[0].run
     stack = SeedStack([r.algo for r in runs])
     samplers = [r.sampler for r in runs]
-    sync = None
-    if str(first.device).startswith("cuda"):
-        import torch
-
-        sync = torch.cuda.synchronize
+    sync = _device_sync(first.device)
     update_time, t_start = 0.0, time.perf_counter()
     bar = _progress_bar(first, start, progress, f"{first.algo} × {len(seeds)} seeds")
     for step in range(start + 1, first.steps + 1):
@@ -272,10 +283,11 @@ def train_together(run: RunConfig, seeds: list[int], out_dirs: list[str | Path],
         with autocast(first.precision, first.device):
             metrics = stack.update(stack.sample(samplers))
         per_seed = stack.floats(metrics) if runs[0].log_step(step) else [None] * len(runs)
-        if sync is not None:  # the update's time is the device's, as train()'s metric read-back makes it
+        due = runs[0].due(step)
+        if due:
             sync()
         update_time += time.perf_counter() - t0
-        if runs[0].due(step):
+        if due:
             stack.write_back()
         evaluated = [r.after_update(step, m) for r, m in zip(runs, per_seed, strict=True)]
         if any(evaluated):
