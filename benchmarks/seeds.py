@@ -100,7 +100,7 @@ def markdown(res: dict[str, Any]) -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--algos", default="bc,iql,td3bc")
+    p.add_argument("--algos", default="bc,iql,td3bc,cql-continuous")
     p.add_argument("--seeds", default="1,4,16", help="comma-separated numbers of seeds")
     p.add_argument("--updates", type=int, default=200, help="updates per timed block")
     p.add_argument("--device", default="cpu")

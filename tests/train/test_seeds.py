@@ -30,7 +30,9 @@ def dataset(discrete: bool, n: int = 400) -> TransitionDataset:
 
 # (algorithm, discrete actions, config overrides); IQL once with an actor lr that decays to 0 within the test
 CASES = [("bc", False, {}), ("bc", True, {}), ("pct-bc", False, {}), ("iql", False, {}),
-         ("iql", False, {"actor_lr_decay_steps": 4}), ("td3bc", False, {})]
+         ("iql", False, {"actor_lr_decay_steps": 4}), ("td3bc", False, {}),
+         ("cql-continuous", False, {"n_action_samples": 3}),
+         ("cql-continuous", False, {"n_action_samples": 3, "lagrange": True, "target_gap": 1.0, "bc_steps": 3})]
 
 
 def build(name: str, ds: TransitionDataset, seed: int, **overrides):
@@ -126,9 +128,9 @@ def test_train_seeds_logs_every_seed_and_matches_a_separate_run() -> None:
 
 def test_bad_input_gets_one_clear_message() -> None:
     ds = dataset(False)
-    assert {"bc", "iql", "td3bc"} <= set(supported())
-    with pytest.raises(OrlkitError, match="cql-continuous cannot train several seeds.*iql"):
-        train_seeds("cql-continuous", ds, [0, 1], steps=1)
+    assert {"bc", "iql", "td3bc", "cql-continuous"} <= set(supported())
+    with pytest.raises(OrlkitError, match="sac cannot train several seeds.*iql"):
+        train_seeds("sac", ds, [0, 1], steps=1)
     with pytest.raises(OrlkitError, match="distinct"):
         train_seeds("bc", ds, [0, 0], steps=1)
     with pytest.raises(OrlkitError, match="one config"):

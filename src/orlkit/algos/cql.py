@@ -25,15 +25,19 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import torch
+from torch.func import grad_and_value, vmap
 
 from orlkit.algos.base import Algorithm, DataSpec, adam, polyak_update, to_floats
 from orlkit.data.dataset import Batch
 from orlkit.nets.ensemble import Critic
 from orlkit.nets.policies import TanhGaussianPolicy
+
+if TYPE_CHECKING:
+    from orlkit.train.seeds import SeedStack
 
 
 @dataclass
@@ -148,6 +152,73 @@ class CQL(Algorithm):
         return to_floats({"loss/q": bellman, "stats/q": q_data.mean(), **m_cql, "loss/cql_penalty": penalty,
                           "loss/alpha_prime": alpha_prime_loss, "stats/alpha_prime": alpha_prime,
                           "loss/actor": actor_loss, "loss/alpha": alpha_loss, "stats/alpha": alpha})
+
+    def update_seeds(self, stack: SeedStack, batch: Batch) -> dict[str, torch.Tensor]:
+        """:meth:`update` for S seeds at once (orlkit.train.seeds): the same losses and steps, batch fields
+        (S, B, ...); every random draw comes from each seed's own generator, in ``update``'s order."""
+        cfg, T = self.config, stack.tensors
+        (b, d), n = batch.actions.shape[1:], cfg.n_action_samples
+        critic, critic_target = stack.caller("critic"), stack.caller("critic_target")
+        sample, log_prob = stack.caller("actor", "sample_from_noise"), stack.caller("actor", "log_prob")
+        alpha = T["scalars"]["log_alpha"].exp()  # (S,), before this update's steps
+        next_a, _ = vmap(sample)(T["actor"], batch.next_obs, stack.randn((b, d)))
+        next_q = vmap(lambda p, s, a: critic_target(p, s, a).min(0).values)(T["critic_target"], batch.next_obs,
+                                                                            next_a)  # (S, B)
+        target = batch.rewards + cfg.gamma * (1.0 - batch.terminals.float()) * next_q
+        uniform = stack.rand((b, n, d)) * 2 - 1  # (S, B, N, d)
+        a_pi, logp_pi = vmap(sample)(T["actor"], torch.cat([batch.obs, batch.next_obs], 1),
+                                     stack.randn((2 * b, n, d)))  # (S, 2B, N, d), (S, 2B, N)
+        proposals = torch.cat([uniform, a_pi[:, :b], a_pi[:, b:]], 2)  # (S, B, 3N, d)
+        log_density = torch.cat([torch.full(uniform.shape[:3], d * math.log(0.5), device=uniform.device),
+                                 logp_pi[:, :b], logp_pi[:, b:]], 2)  # (S, B, 3N)
+        if cfg.lagrange:
+            alpha_prime = T["scalars"]["log_alpha_prime"].exp().clamp(0.0, 1e6)  # (S,), before its step
+        else:
+            alpha_prime = torch.ones(stack.n_seeds, device=uniform.device)
+
+        def critic_objective(p, obs, actions, target, proposals, log_density, alpha_prime):
+            q_data = critic(p, obs, actions)  # (E, B)
+            bellman = (q_data - target.unsqueeze(0)).pow(2).mean(1).sum()
+            penalty, m_cql = cql_penalty(critic(p, obs, proposals), log_density, q_data)
+            gap = q_data.shape[0] * cfg.target_gap
+            conservative = alpha_prime * (cfg.alpha * penalty - gap) if cfg.lagrange else cfg.alpha * penalty
+            return bellman + conservative, {"loss/q": bellman, "stats/q": q_data.mean(), **m_cql,
+                                            "loss/cql_penalty": penalty}
+
+        grads, (_, m_q) = vmap(grad_and_value(critic_objective, has_aux=True))(
+            T["critic"], batch.obs, batch.actions, target, proposals, log_density, alpha_prime)
+        if cfg.lagrange:
+            n_heads = self.critic.net.ensemble_size
+
+            def alpha_prime_objective(p, penalty):
+                ap = p["log_alpha_prime"].exp().clamp(0.0, 1e6)
+                return -ap * (cfg.alpha * penalty - n_heads * cfg.target_gap)
+
+            g_ap, alpha_prime_loss = vmap(grad_and_value(alpha_prime_objective))(T["scalars"], m_q["loss/cql_penalty"])
+            stack.step("alpha_prime", {"log_alpha_prime": g_ap["log_alpha_prime"]})
+        else:
+            alpha_prime_loss = torch.zeros(stack.n_seeds, device=uniform.device)
+        stack.step("critic", grads)
+
+        bc_phase = self.n_updates < cfg.bc_steps
+
+        def actor_objective(p, critic_p, obs, actions, noise, alpha):
+            a, logp = sample(p, obs, noise)
+            fit = log_prob(p, obs, actions) if bc_phase else critic(critic_p, obs, a).min(0).values
+            return (alpha * logp - fit).mean(), logp
+
+        grads, (actor_loss, logp) = vmap(grad_and_value(actor_objective, has_aux=True))(
+            T["actor"], T["critic"], batch.obs, batch.actions, stack.randn((b, d)), alpha)
+        stack.step("actor", grads)
+
+        def alpha_objective(p, logp):
+            return -(p["log_alpha"] * (logp + self.target_entropy)).mean()
+
+        g_alpha, alpha_loss = vmap(grad_and_value(alpha_objective))(T["scalars"], logp)
+        stack.step("alpha", {"log_alpha": g_alpha["log_alpha"]})
+        stack.polyak("critic_target", "critic", cfg.tau)
+        return {**m_q, "loss/alpha_prime": alpha_prime_loss, "stats/alpha_prime": alpha_prime,
+                "loss/actor": actor_loss, "loss/alpha": alpha_loss, "stats/alpha": alpha}
 
     def act(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
         return self._policy_act(self.actor, obs, deterministic)

@@ -24,6 +24,7 @@ class TanhGaussianPolicy(nn.Module):
 
     def __init__(self, obs_dim: int, action_dim: int, hidden: Sequence[int] = (256, 256)):
         super().__init__()
+        self.action_dim = action_dim
         self.net = mlp(obs_dim, 2 * action_dim, hidden)
 
     def _dist(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -34,10 +35,17 @@ class TanhGaussianPolicy(nn.Module):
                ) -> tuple[torch.Tensor, torch.Tensor]:
         """One action per state, (B, d) and (B,); with ``n``, n actions per state from one forward pass,
         (B, n, d) and (B, n)."""
+        shape = (obs.shape[0], self.action_dim) if n is None else (obs.shape[0], n, self.action_dim)
+        noise = torch.randn(shape, generator=generator, device=obs.device, dtype=torch.float32)
+        return self.sample_from_noise(obs, noise)
+
+    def sample_from_noise(self, obs: torch.Tensor, noise: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``sample`` with its standard normal draw given: noise (B, d) or (B, n, d). Several seeds at once
+        (orlkit.train.seeds) draw each seed's noise from its own generator and pass it in."""
         mean, std = self._dist(obs)
-        if n is not None:
-            mean, std = (x.unsqueeze(1).expand(-1, n, -1) for x in (mean, std))
-        noise = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
+        if noise.ndim == 3:
+            mean, std = (x.unsqueeze(1).expand(-1, noise.shape[1], -1) for x in (mean, std))
+        noise = noise.to(mean.dtype)
         u = mean + std * noise
         a = torch.tanh(u)
         # log N(u; μ, σ) − Σ log(1 − tanh(u)²), the latter in the stable form 2(log 2 − u − softplus(−2u))

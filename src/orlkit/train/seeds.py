@@ -85,16 +85,21 @@ class SeedStack:
             self.tensors[mod_name] = {n: torch.stack([_tensor(a.modules[mod_name], n).detach() for a in algos])
                                       for n in names}
             self._bases[mod_name] = copy.deepcopy(module)
+        # each optimizer steps some parameters of one module: (module, parameter names), found by identity
+        where = {id(p): (m, n) for m, module in first.modules.items() for n, p in module.named_parameters()}
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        self._opt_params: dict[str, tuple[str, list[str]]] = {}
         for opt_name, opt in first.optimizers.items():
-            if opt_name not in first.modules:
-                raise OrlkitError(f"{first.name}: optimizer {opt_name!r} has no module of that name to stack")
-            param_names = [n for n, _ in first.modules[opt_name].named_parameters()]
+            owners = [where.get(id(p)) for p in opt.param_groups[0]["params"]]
+            if len(opt.param_groups) != 1 or None in owners or len({m for m, _ in owners}) != 1:
+                raise OrlkitError(f"{first.name}: optimizer {opt_name!r} does not step parameters of one module")
+            mod_name, param_names = owners[0][0], [n for _, n in owners]
             group = opt.param_groups[0]
-            stacked = adam([self.tensors[opt_name][n] for n in param_names], lr=group["lr"],
+            stacked = adam([self.tensors[mod_name][n] for n in param_names], lr=group["lr"],
                            weight_decay=group["weight_decay"])
             self._stack_optimizer_state(stacked, [a.optimizers[opt_name] for a in algos])
             self.optimizers[opt_name] = stacked
+            self._opt_params[opt_name] = (mod_name, param_names)
 
     @property
     def n_seeds(self) -> int:
@@ -120,7 +125,7 @@ class SeedStack:
         """One step of every seed's ``optimizer`` from ``grads`` (stacked, keyed by parameter name)."""
         opt = self.optimizers[optimizer]
         params = opt.param_groups[0]["params"]
-        names = [n for n, _ in self._bases[optimizer].named_parameters()]
+        names = self._opt_params[optimizer][1]
         for name, p in zip(names, params, strict=True):
             p.grad = grads[name]
         opt.step()
@@ -140,6 +145,11 @@ class SeedStack:
     def randn(self, shape: Sequence[int]) -> torch.Tensor:
         """(S, *shape) standard normal noise, seed s's slice from algorithm s's own generator."""
         return torch.stack([torch.randn(tuple(shape), generator=a.generator, device=self.device)
+                            for a in self.algos])
+
+    def rand(self, shape: Sequence[int]) -> torch.Tensor:
+        """(S, *shape) uniform noise on [0, 1), seed s's slice from algorithm s's own generator."""
+        return torch.stack([torch.rand(tuple(shape), generator=a.generator, device=self.device)
                             for a in self.algos])
 
     # ------------------------------------------------------------------ the loop
