@@ -84,6 +84,7 @@ FIELD_RANGES: dict[str, tuple[float, float, bool, bool]] = {
     "max_weight": (0.0, math.inf, False, False),
     "policy_freq": (1, math.inf, True, False),
     "n_action_samples": (1, math.inf, True, False),
+    "max_backup": (0, math.inf, True, False),
     "batch_size": (1, math.inf, True, False),
     "gamma": (0.0, 1.0, True, False),
     "alpha": (0.0, math.inf, True, False),

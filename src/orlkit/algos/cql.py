@@ -7,6 +7,8 @@ Critic, per head i, with N samples from each of Unif[−1,1]^d, π(·|s) and π(
     L_Q(θ)    = Σ_i [ E_D (Q_i(s,a) − y)² + w·penalty_i ]      (fixed α = w), or with Lagrange:
                 Σ_i [ E_D (Q_i − y)² + α'·(w·penalty_i − τ_gap) ],  α' ← argmax, clamped to [0, 1e6]
     y         = r + γ(1 − terminal)·min_i Q̄_i(s', a'), a' ~ π(·|s')      (deterministic backup)
+                or, with ``max_backup = K``, max over K samples a'_k ~ π(·|s') of min_i Q̄_i(s', a'_k)
+                (the official code's max_q_backup, used for AntMaze)
 
 Actor (SAC, the lecture's θ ← θ + η∇E[Q̂(s, π_θ(s))]): E_s[α·log π(a|s) − min_i Q_i(s, a)], a ~ π;
 during the first ``bc_steps`` updates: E_s[α·log π(a|s) − log π(a_data|s)] (BC warm-up).
@@ -56,6 +58,7 @@ class CQLConfig:
     target_gap: float = 5.0  # τ_gap of the Lagrangian variant
     bc_steps: int = 0  # BC warm-up updates of the actor (paper: 40k)
     target_entropy: float | None = None  # H̄ of SAC's temperature; None: −|A|
+    max_backup: int = 0  # K: back up the max over K policy samples at s' (0: one sample)
 
 
 def cql_penalty(q_samples: torch.Tensor, log_density: torch.Tensor, q_data: torch.Tensor
@@ -119,8 +122,9 @@ class CQL(Algorithm):
         cfg = self.config
         alpha = self.scalars["log_alpha"].exp().detach()
         with torch.no_grad():
-            next_a, _ = self.actor.sample(batch.next_obs, self.generator)
-            next_q = self.critic_target(batch.next_obs, next_a).min(0).values  # (B,)
+            next_a, _ = self.actor.sample(batch.next_obs, self.generator, cfg.max_backup or None)  # (B, [K,] d)
+            next_q = self.critic_target(batch.next_obs, next_a).min(0).values  # (B,) or (B, K)
+            next_q = next_q.max(-1).values if cfg.max_backup else next_q
             target = batch.rewards + cfg.gamma * (1.0 - batch.terminals.float()) * next_q
         q_data = self.critic(batch.obs, batch.actions)  # (E, B)
         bellman = (q_data - target.unsqueeze(0)).pow(2).mean(1).sum()
@@ -161,9 +165,11 @@ class CQL(Algorithm):
         critic, critic_target = stack.caller("critic"), stack.caller("critic_target")
         sample, log_prob = stack.caller("actor", "sample_from_noise"), stack.caller("actor", "log_prob")
         alpha = T["scalars"]["log_alpha"].exp()  # (S,), before this update's steps
-        next_a, _ = vmap(sample)(T["actor"], batch.next_obs, stack.randn((b, d)))
+        noise = stack.randn((b, cfg.max_backup, d) if cfg.max_backup else (b, d))
+        next_a, _ = vmap(sample)(T["actor"], batch.next_obs, noise)
         next_q = vmap(lambda p, s, a: critic_target(p, s, a).min(0).values)(T["critic_target"], batch.next_obs,
-                                                                            next_a)  # (S, B)
+                                                                            next_a)  # (S, B) or (S, B, K)
+        next_q = next_q.max(-1).values if cfg.max_backup else next_q
         target = batch.rewards + cfg.gamma * (1.0 - batch.terminals.float()) * next_q
         uniform = stack.rand((b, n, d)) * 2 - 1  # (S, B, N, d)
         a_pi, logp_pi = vmap(sample)(T["actor"], torch.cat([batch.obs, batch.next_obs], 1),
