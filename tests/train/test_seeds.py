@@ -143,19 +143,6 @@ def test_bad_input_gets_one_clear_message() -> None:
 
 
 # ---------------------------------------------------------------------------------------------- the fit loop
-@pytest.fixture(scope="module")
-def pendulum_path(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """600 rows of Pendulum-v1 with random actions in [-1, 1] (the env's torque / 2), evaluated in Pendulum-v1."""
-    from orlkit.data.collect import collect
-    from orlkit.data.formats import save_dataset
-
-    ds = collect("Pendulum-v1", lambda o: np.zeros(1, np.float32), 600, seed=0, epsilon=lambda p: 1.0)
-    cols = ds.columns()
-    cols["actions"] = cols["actions"] / 2.0
-    ds = TransitionDataset(**cols, meta={**ds.meta, "env_id": None})
-    return str(save_dataset(ds, tmp_path_factory.mktemp("data") / "pendulum.npz"))
-
-
 def fit_run(path: str, algo: str = "td3bc", **kw):
     from orlkit.train.fit import RunConfig
 
@@ -188,70 +175,70 @@ def assert_same_run(a, b) -> None:
 
 
 @pytest.mark.parametrize("algo", ["td3bc", "iql"])
-def test_train_together_writes_the_run_directories_train_writes(algo: str, pendulum_path: str, tmp_path) -> None:
+def test_train_together_writes_the_run_directories_train_writes(algo: str, continuous_path: str, tmp_path) -> None:
     from orlkit.train.fit import train, train_together
 
-    together = train_together(fit_run(pendulum_path, algo), [0, 4], [tmp_path / "t0", tmp_path / "t4"],
+    together = train_together(fit_run(continuous_path, algo), [0, 4], [tmp_path / "t0", tmp_path / "t4"],
                               progress=False)
     assert [s["seed"] for s in together] == [0, 4] and all(s["seeds_together"] == 2 for s in together)
     for seed in (0, 4):
-        train(fit_run(pendulum_path, algo, seed=seed), tmp_path / f"s{seed}", progress=False)
+        train(fit_run(continuous_path, algo, seed=seed), tmp_path / f"s{seed}", progress=False)
         assert_same_run(tmp_path / f"t{seed}", tmp_path / f"s{seed}")
 
 
-def test_train_together_resumes_alone_or_together(pendulum_path: str, tmp_path) -> None:
+def test_train_together_resumes_alone_or_together(continuous_path: str, tmp_path) -> None:
     """Stopped at 15 and resumed to 30 (together, or one seed alone) equals 30 uninterrupted updates."""
     from orlkit.train.fit import train, train_together
 
     dirs = [tmp_path / "a0", tmp_path / "a1"]
-    train_together(fit_run(pendulum_path, steps=15), [0, 1], dirs, progress=False)
-    train_together(fit_run(pendulum_path), [0, 1], dirs, resume=True, progress=False)
+    train_together(fit_run(continuous_path, steps=15), [0, 1], dirs, progress=False)
+    train_together(fit_run(continuous_path), [0, 1], dirs, resume=True, progress=False)
     for seed in (0, 1):
-        train(fit_run(pendulum_path, seed=seed), tmp_path / f"b{seed}", progress=False)
+        train(fit_run(continuous_path, seed=seed), tmp_path / f"b{seed}", progress=False)
         assert_same_run(dirs[seed], tmp_path / f"b{seed}")
 
-    train_together(fit_run(pendulum_path, steps=15), [0, 1], [tmp_path / "c0", tmp_path / "c1"], progress=False)
-    train(fit_run(pendulum_path, seed=1), tmp_path / "c1", resume=True, progress=False)  # one seed goes on alone
+    train_together(fit_run(continuous_path, steps=15), [0, 1], [tmp_path / "c0", tmp_path / "c1"], progress=False)
+    train(fit_run(continuous_path, seed=1), tmp_path / "c1", resume=True, progress=False)  # one seed goes on alone
     assert_same_run(tmp_path / "c1", tmp_path / "b1")
     with pytest.raises(OrlkitError, match="different steps"):
-        train_together(fit_run(pendulum_path, steps=40), [0, 1], [tmp_path / "c0", tmp_path / "c1"], resume=True,
+        train_together(fit_run(continuous_path, steps=40), [0, 1], [tmp_path / "c0", tmp_path / "c1"], resume=True,
                        progress=False)
 
 
-def test_train_together_refuses_bad_input(pendulum_path: str, tmp_path) -> None:
+def test_train_together_refuses_bad_input(continuous_path: str, tmp_path) -> None:
     from orlkit.train.fit import train_together
 
     with pytest.raises(OrlkitError, match="sac cannot train several seeds at once"):
-        train_together(fit_run(pendulum_path, "sac"), [0, 1], [tmp_path / "x", tmp_path / "y"], progress=False)
+        train_together(fit_run(continuous_path, "sac"), [0, 1], [tmp_path / "x", tmp_path / "y"], progress=False)
     with pytest.raises(OrlkitError, match="distinct"):
-        train_together(fit_run(pendulum_path), [1, 1], [tmp_path / "x", tmp_path / "y"], progress=False)
+        train_together(fit_run(continuous_path), [1, 1], [tmp_path / "x", tmp_path / "y"], progress=False)
     with pytest.raises(OrlkitError, match="1 run directories for 2 seeds"):
-        train_together(fit_run(pendulum_path), [0, 1], [tmp_path / "x"], progress=False)
+        train_together(fit_run(continuous_path), [0, 1], [tmp_path / "x"], progress=False)
     assert not (tmp_path / "x").exists()
     with pytest.raises(OrlkitError, match="nothing to resume"):
-        train_together(fit_run(pendulum_path), [0, 1], [tmp_path / "x", tmp_path / "y"], resume=True,
+        train_together(fit_run(continuous_path), [0, 1], [tmp_path / "x", tmp_path / "y"], resume=True,
                        progress=False)
 
 
-def test_train_together_checks_every_directory_before_writing_any(pendulum_path: str, tmp_path) -> None:
+def test_train_together_checks_every_directory_before_writing_any(continuous_path: str, tmp_path) -> None:
     from orlkit.train.fit import train, train_together
 
-    train(fit_run(pendulum_path, seed=1, steps=10, checkpoint_every=5), tmp_path / "d1", progress=False)
+    train(fit_run(continuous_path, seed=1, steps=10, checkpoint_every=5), tmp_path / "d1", progress=False)
     with pytest.raises(OrlkitError, match="d1 already holds a run"):
-        train_together(fit_run(pendulum_path), [0, 1], [tmp_path / "d0", tmp_path / "d1"], progress=False)
+        train_together(fit_run(continuous_path), [0, 1], [tmp_path / "d0", tmp_path / "d1"], progress=False)
     assert not (tmp_path / "d0").exists()  # nothing half-made: the same command works once d1 is moved away
 
-    train(fit_run(pendulum_path, seed=0, steps=10), tmp_path / "d0", progress=False)
+    train(fit_run(continuous_path, seed=0, steps=10), tmp_path / "d0", progress=False)
     dirs = [tmp_path / "d0", tmp_path / "d1"]
     before = {d: sorted(p.name for p in d.rglob("*")) for d in dirs}
     with pytest.raises(OrlkitError, match="differ in checkpoint_every"):  # schedules differ: one by one
-        train_together(fit_run(pendulum_path, steps=20), [0, 1], dirs, resume=True, progress=False)
+        train_together(fit_run(continuous_path, steps=20), [0, 1], dirs, resume=True, progress=False)
     with pytest.raises(OrlkitError, match="holds seed 1, not 0"):
-        train_together(fit_run(pendulum_path, steps=20), [0, 1], dirs[::-1], resume=True, progress=False)
+        train_together(fit_run(continuous_path, steps=20), [0, 1], dirs[::-1], resume=True, progress=False)
     assert {d: sorted(p.name for p in d.rglob("*")) for d in dirs} == before
 
 
-def test_cli_seeds(pendulum_path: str, tmp_path, capsys) -> None:
+def test_cli_seeds(continuous_path: str, tmp_path, capsys) -> None:
     from orlkit.cli import main, parse_seeds
 
     assert parse_seeds("0-3") == [0, 1, 2, 3] and parse_seeds("5,2") == [5, 2]
@@ -259,11 +246,11 @@ def test_cli_seeds(pendulum_path: str, tmp_path, capsys) -> None:
         with pytest.raises(OrlkitError, match="--seeds"):
             parse_seeds(bad)
     out = tmp_path / "cli"
-    assert main(["train", "bc", "--dataset", pendulum_path, "--env", "Pendulum-v1", "--seeds", "0,1", "--steps",
+    assert main(["train", "bc", "--dataset", continuous_path, "--env", "Pendulum-v1", "--seeds", "0,1", "--steps",
                  "20", "--eval-episodes", "1", "--set", "hidden=16,16", "--out", str(out), "--quiet",
                  "--no-tensorboard"]) == 0
     assert (out / "seed0" / "summary.json").exists() and (out / "seed1" / "summary.json").exists()
     assert "2 seeds at once" in capsys.readouterr().out
     capsys.readouterr()
-    assert main(["train", "bc", "--dataset", pendulum_path, "--seeds", "0,1", "--seed", "2"]) == 2
+    assert main(["train", "bc", "--dataset", continuous_path, "--seeds", "0,1", "--seed", "2"]) == 2
     assert "give --seed or --seeds, not both" in capsys.readouterr().err
