@@ -83,7 +83,7 @@ def test_vectorised_seeds_equal_separate_runs(name: str, discrete: bool, overrid
     assert not torch.equal(state(algos[0])[next(iter(state(algos[0])))], state(algos[1])[next(iter(state(algos[1])))])
 
 
-@pytest.mark.parametrize("name", ["iql", "td3bc"])
+@pytest.mark.parametrize("name", ["iql", "td3bc", "cql-continuous"])
 def test_stack_resumes_and_hands_back_optimizer_state(name: str) -> None:
     """3 separate updates, 3 stacked ones (Adam's moments carried in), then 2 separate ones again (carried out)
     equal 8 separate updates."""

@@ -8,7 +8,8 @@ Critic, per head i, with N samples from each of Unif[−1,1]^d, π(·|s) and π(
                 Σ_i [ E_D (Q_i − y)² + α'·(w·penalty_i − τ_gap) ],  α' ← argmax, clamped to [0, 1e6]
     y         = r + γ(1 − terminal)·min_i Q̄_i(s', a'), a' ~ π(·|s')      (deterministic backup)
                 or, with ``max_backup = K``, max over K samples a'_k ~ π(·|s') of min_i Q̄_i(s', a'_k)
-                (the official code's max_q_backup, used for AntMaze)
+                (CORL's cql_max_target_backup, used for AntMaze; the official code's max_q_backup
+                takes each critic's max over the samples, then the min: never lower than this)
 
 Actor (SAC, the lecture's θ ← θ + η∇E[Q̂(s, π_θ(s))]): E_s[α·log π(a|s) − min_i Q_i(s, a)], a ~ π;
 during the first ``bc_steps`` updates: E_s[α·log π(a|s) − log π(a_data|s)] (BC warm-up).

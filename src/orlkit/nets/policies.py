@@ -35,16 +35,17 @@ class TanhGaussianPolicy(nn.Module):
                ) -> tuple[torch.Tensor, torch.Tensor]:
         """One action per state, (B, d) and (B,); with ``n``, n actions per state from one forward pass,
         (B, n, d) and (B, n)."""
-        shape = (obs.shape[0], self.action_dim) if n is None else (obs.shape[0], n, self.action_dim)
-        noise = torch.randn(shape, generator=generator, device=obs.device, dtype=torch.float32)
+        shape = (*obs.shape[:-1], self.action_dim) if n is None else (*obs.shape[:-1], n, self.action_dim)
+        dtype = next(self.parameters()).dtype  # the dtype of the mean (float32 under bf16 autocast too)
+        noise = torch.randn(shape, generator=generator, device=obs.device, dtype=dtype)
         return self.sample_from_noise(obs, noise)
 
     def sample_from_noise(self, obs: torch.Tensor, noise: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``sample`` with its standard normal draw given: noise (B, d) or (B, n, d). Several seeds at once
         (orlkit.train.seeds) draw each seed's noise from its own generator and pass it in."""
         mean, std = self._dist(obs)
-        if noise.ndim == 3:
-            mean, std = (x.unsqueeze(1).expand(-1, noise.shape[1], -1) for x in (mean, std))
+        if noise.ndim == mean.ndim + 1:  # n samples per state
+            mean, std = (x.unsqueeze(-2).expand(*x.shape[:-1], noise.shape[-2], x.shape[-1]) for x in (mean, std))
         noise = noise.to(mean.dtype)
         u = mean + std * noise
         a = torch.tanh(u)
