@@ -74,11 +74,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise OrlkitError("give --seed or --seeds, not both")
     seed = args.seed if args.seed is not None else 0
     if seeds is not None:
-        from orlkit.train.seeds import supported
+        from orlkit.train.seeds import check_supported
 
-        if args.algo not in supported():  # before the dataset is made or loaded
-            raise OrlkitError(f"{args.algo} cannot train several seeds at once yet; these can: "
-                              f"{', '.join(supported())}")
+        check_supported(args.algo)  # before the dataset is made or loaded
     out = args.out or f"runs/{args.algo}-{Path(args.dataset).stem}-seed{seed}"
     run = RunConfig(algo=args.algo, dataset=args.dataset, steps=args.steps, seed=seed, env_id=args.env,
                     eval_every=args.eval_every, eval_episodes=args.eval_episodes, log_every=args.log_every,

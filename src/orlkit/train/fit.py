@@ -154,11 +154,13 @@ class _Run:
     def log_step(self, step: int) -> bool:
         return step % self.run.log_every == 0 or step == self.run.steps
 
+    def evaluates(self, step: int) -> bool:
+        run = self.run
+        return bool(self.env_id) and bool((run.eval_every and step % run.eval_every == 0) or step == run.steps)
+
     def due(self, step: int) -> bool:
         """Whether ``step`` evaluates or checkpoints (the algorithm's weights must be current)."""
-        run = self.run
-        evaluates = bool(self.env_id) and ((run.eval_every and step % run.eval_every == 0) or step == run.steps)
-        return evaluates or step % self.checkpoint_every == 0 or step == run.steps
+        return self.evaluates(step) or step % self.checkpoint_every == 0 or step == self.run.steps
 
     def after_update(self, step: int, metrics: dict[str, float] | None) -> bool:
         """Log ``metrics`` (given on log steps), evaluate and checkpoint when due; whether it evaluated."""
@@ -171,7 +173,7 @@ class _Run:
             if self.writer:
                 for k, v in metrics.items():
                     self.writer.add_scalar(k, v, step)
-        evaluates = bool(self.env_id) and ((run.eval_every and step % run.eval_every == 0) or step == run.steps)
+        evaluates = self.evaluates(step)
         if evaluates:
             self.last_eval = evaluate(lambda o: algo.act(o, deterministic=True), self.env_id, run.eval_episodes,
                                       self.eval_seed, run.env_kwargs, gamma=self.gamma)
@@ -253,12 +255,10 @@ def train_together(run: RunConfig, seeds: list[int], out_dirs: list[str | Path],
     """Train ``run`` once per seed in ``seeds``, all seeds in one process at once (``orlkit.train.seeds``), seed
     ``seeds[i]`` into ``out_dirs[i]``. Each directory is an ordinary run directory: what ``train`` with that seed
     writes, up to floating-point rounding, and resumable by either function. Returns the summaries."""
-    from orlkit.train.seeds import SeedStack, supported
+    from orlkit.train.seeds import SeedStack, check_seeds, check_supported, share_data
 
-    if run.algo not in supported():
-        raise OrlkitError(f"{run.algo} cannot train several seeds at once yet; these can: {', '.join(supported())}")
-    if len(seeds) < 1 or len(set(seeds)) != len(seeds):
-        raise OrlkitError(f"--seeds must be distinct and at least one, got {seeds}")
+    check_supported(run.algo)
+    check_seeds(seeds)
     if len(out_dirs) != len(seeds):
         raise OrlkitError(f"{len(out_dirs)} run directories for {len(seeds)} seeds")
     run = _check_together(run, seeds, [Path(d) for d in out_dirs], resume)  # before any directory is touched
@@ -266,10 +266,8 @@ def train_together(run: RunConfig, seeds: list[int], out_dirs: list[str | Path],
         dataset = _dataset_for(run, None)  # loaded once for all seeds
     runs: list[_Run] = []
     for s, d in zip(seeds, out_dirs, strict=True):
-        r = _Run(dataclasses.replace(run, seed=s), d, resume, dataset)
-        if runs:  # every seed prepares the same data: keep one copy of its columns (on the device too)
-            r.sampler.columns, r.sampler.extras = runs[0].sampler.columns, runs[0].sampler.extras
-        runs.append(r)
+        runs.append(_Run(dataclasses.replace(run, seed=s), d, resume, dataset))
+        share_data([runs[0].sampler, runs[-1].sampler])  # at once, so that at most two copies are ever held
     starts = {r.start for r in runs}
     assert len(starts) == 1, starts  # _check_together read the same checkpoint steps
     start, first = starts.pop(), runs[0].run

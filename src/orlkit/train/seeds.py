@@ -36,6 +36,24 @@ def supported() -> list[str]:
     return sorted(name for name, (cls, _, _) in ALGORITHMS.items() if hasattr(cls, "update_seeds"))
 
 
+def check_supported(name: str) -> None:
+    """Refuse an algorithm that cannot train several seeds at once, naming those that can."""
+    if name not in supported():
+        raise OrlkitError(f"{name} cannot train several seeds at once yet; these can: {', '.join(supported())}")
+
+
+def check_seeds(seeds: Sequence[int]) -> None:
+    if len(seeds) < 1 or len(set(seeds)) != len(seeds):
+        raise OrlkitError(f"seeds must be distinct and at least one, got {list(seeds)}")
+
+
+def share_data(samplers: Sequence[Sampler]) -> None:
+    """Point every sampler at the first one's columns: the seeds prepare the same data, and one copy of it (on the
+    device too) is enough, since :meth:`SeedStack.sample` gathers from the first sampler's columns."""
+    for s in samplers[1:]:
+        s.columns, s.extras = samplers[0].columns, samplers[0].extras
+
+
 class _Method(nn.Module):
     """``module.<method>(*args)`` as a forward, so that ``functional_call`` can run methods other than forward."""
 
@@ -65,9 +83,7 @@ class SeedStack:
         if not algos:
             raise OrlkitError("SeedStack needs at least one algorithm")
         first = algos[0]
-        if not hasattr(first, "update_seeds"):
-            raise OrlkitError(f"{first.name} cannot train several seeds at once yet; these can: "
-                              f"{', '.join(supported())}")
+        check_supported(first.name)
         for a in algos[1:]:
             if type(a) is not type(first) or a.config != first.config or a.spec != first.spec \
                     or a.device != first.device:
@@ -230,20 +246,17 @@ def train_seeds(algo: str, dataset: Any, seeds: Sequence[int], steps: int, confi
     from orlkit.nets.precision import autocast, check_precision
 
     seeds = [int(s) for s in seeds]
-    if len(set(seeds)) != len(seeds) or not seeds:
-        raise OrlkitError(f"seeds must be distinct and at least one, got {seeds}")
+    check_seeds(seeds)
     if steps < 1 or log_every < 1:
         raise OrlkitError(f"steps and log_every must be at least 1, got {steps} and {log_every}")
     check_precision(precision)
-    if algo not in supported():
-        raise OrlkitError(f"{algo} cannot train several seeds at once yet; these can: {', '.join(supported())}")
+    check_supported(algo)
     spec = DataSpec.from_dataset(dataset)
     algos = [make_algorithm(algo, spec, config_from_dict(algo, dict(config or {})), device=device, seed=s)
              for s in seeds]
     data = algos[0].prepare_dataset(dataset)
     samplers = [data.sampler(algos[0].config.batch_size, device, seed=s) for s in seeds]
-    for smp in samplers[1:]:  # one copy of the data's columns (on the device too): SeedStack.sample reads the first's
-        smp.columns, smp.extras = samplers[0].columns, samplers[0].extras
+    share_data(samplers)
     stack = SeedStack(algos)
     logs: list[list[dict[str, Any]]] = [[] for _ in seeds]
     for step in tqdm(range(1, steps + 1), disable=not progress, desc=f"{algo} × {len(seeds)} seeds", unit="upd"):
