@@ -33,8 +33,9 @@ sys.path.insert(0, str(HERE))
 from update_speed import dataset  # noqa: E402
 
 from orlkit.algos import DataSpec, config_from_dict, make_algorithm  # noqa: E402
+from orlkit.errors import OrlkitError  # noqa: E402
 from orlkit.nets.precision import autocast, check_precision  # noqa: E402
-from orlkit.train.seeds import SeedStack, supported  # noqa: E402
+from orlkit.train.seeds import SeedStack, share_data, supported  # noqa: E402
 
 
 def blocks_rate(step, updates: int, work_per_step: int, sync) -> float:
@@ -72,8 +73,7 @@ def measure(algo: str, n_seeds: int, updates: int, device: str, precision: str) 
         one.append(blocks_rate(step, updates, 1, sync))
     stack = SeedStack([make_algorithm(algo, spec, cfg, device=device, seed=s) for s in range(n_seeds)])
     samplers = [data.sampler(256, device, seed=s) for s in range(n_seeds)]
-    for smp in samplers[1:]:  # one copy of the data (train_together and train_seeds share it too)
-        smp.columns, smp.extras = samplers[0].columns, samplers[0].extras
+    share_data(samplers)  # one copy of the data, as train_together and train_seeds keep
 
     def vec_step() -> None:
         with autocast(precision, device):
@@ -117,7 +117,10 @@ def main() -> None:
         p.error(f"--seeds takes comma-separated integers, got {args.seeds!r}")
     if not counts or min(counts) < 1 or args.updates < 1:
         p.error("--seeds and --updates must be at least 1")
-    check_precision(args.precision)
+    try:
+        check_precision(args.precision)
+    except OrlkitError as e:
+        p.error(str(e))
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         p.error("--device cuda but torch sees no GPU")
     name = torch.cuda.get_device_name() if args.device.startswith("cuda") else (platform.processor() or "cpu")
