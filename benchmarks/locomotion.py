@@ -187,7 +187,9 @@ def plot(results: dict[str, Any], path: Path) -> None:
         ax.axhline(entry["behavior_score"], color="gray", linestyle="--", label="behavior data")
         ax.set(title=dataset, xlabel="gradient updates", ylabel="D4RL-normalized score")
         ax.legend(fontsize=7)
-    fig.suptitle(f"orlkit on locally made locomotion data, {results['date']} (mean ± std over seeds)", fontsize=9)
+    # one line fits three panels; a single panel is too narrow for it
+    sep = "\n" if len(names) == 1 else " "
+    fig.suptitle(f"orlkit on locally made locomotion data,{sep}{results['date']} (mean ± std over seeds)", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
