@@ -40,6 +40,8 @@ from typing import Any
 
 import numpy as np
 
+from orlkit.train.io import write_text
+
 HERE = Path(__file__).resolve().parent
 ALGOS = ("bc", "cql", "iql", "td3bc", "cql-discrete")
 ORLKIT_NAME = {"bc": "bc", "cql": "cql-continuous", "iql": "iql", "td3bc": "td3bc", "cql-discrete": "cql-discrete"}
@@ -431,11 +433,8 @@ def main() -> None:
 
 
 def write_results(results: dict[str, Any], out: Path) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
     for suffix, text in ((".json", json.dumps(results, indent=1)), (".md", markdown(results) + "\n")):
-        tmp = out.with_suffix(suffix + ".tmp")
-        tmp.write_text(text)
-        tmp.replace(out.with_suffix(suffix))
+        write_text(out.with_suffix(suffix), text)
 
 
 if __name__ == "__main__":

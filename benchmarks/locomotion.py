@@ -37,6 +37,8 @@ from typing import Any
 
 import numpy as np
 
+from orlkit.train.io import save_figure, write_text
+
 HERE = Path(__file__).resolve().parent
 ALGOS = ("bc", "iql", "cql-continuous")
 DATASETS = ("hopper-medium", "halfcheetah-medium", "walker2d-medium")
@@ -93,7 +95,9 @@ def collect(args: argparse.Namespace) -> dict[str, Any]:
         "date": datetime.date.today().isoformat(), "steps": args.steps, "eval_every": args.eval_every,
         "eval_episodes": args.eval_episodes, "seeds": args.seeds, "precisions": args.precisions,
         "machine": platform.processor() or platform.machine(),
-        "cpus": os.cpu_count(), "jobs": args.jobs, "threads_per_job": args.threads, "overrides": args.overrides,
+        "cpus": os.cpu_count(), "overrides": args.overrides,
+        # --report-only trains nothing: how the runs were spread over the cores is not known then
+        "jobs": None if args.report_only else args.jobs, "threads_per_job": None if args.report_only else args.threads,
         "datasets": {},
         "run_settings": set()}
     for dataset in args.datasets:
@@ -160,7 +164,8 @@ def table(results: dict[str, Any]) -> str:
         f"\n\nD4RL-normalized score of the final policy after {results['steps']} updates, mean ± std over seeds; "
         f"{results['eval_episodes']} evaluation episodes per seed (deterministic actions). Behavior data: the "
         f"dataset's own mean episode return. {results['date']}, {results['cpus']} CPU cores, "
-        f"{results['jobs']} runs at once x {results['threads_per_job']} thread(s)."
+        + (f"{results['jobs']} runs at once x {results['threads_per_job']} thread(s)." if results.get("jobs")
+           else "rebuilt from run folders made earlier (how many ran at once is not recorded).")
         + "".join(f" {a} with {', '.join(o)} (other settings default)."
                   for a, o in results.get("overrides", {}).items()))
 
@@ -191,7 +196,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
     sep = "\n" if len(names) == 1 else " "
     fig.suptitle(f"orlkit on locally made locomotion data,{sep}{results['date']} (mean ± std over seeds)", fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path)
     plt.close(fig)
 
 
@@ -286,9 +291,8 @@ def main() -> None:
             for line in pool.map(lambda j: train_one(j, args), jobs):
                 print(line, flush=True)
     results = collect(args)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(json.dumps(results, indent=1))
-    args.out.with_suffix(".md").write_text(table(results) + "\n")
+    write_text(args.out.with_suffix(".json"), json.dumps(results, indent=1))
+    write_text(args.out.with_suffix(".md"), table(results) + "\n")
     plot(results, args.out.with_suffix(".png"))
     print(table(results))
 

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from orlkit.train.io import write_text
+
 HERE = Path(__file__).resolve().parent
 
 
@@ -107,8 +109,7 @@ def main() -> None:
         result["sample_us"][str(n)] = sample_cost(ds.select(np.arange(n)))
         print(f"sample a batch of 256 from {n:>9,d} transitions: {result['sample_us'][str(n)]:.1f} µs")
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(result, indent=1))
+    write_text(out.with_suffix(".json"), json.dumps(result, indent=1))
 
 
 if __name__ == "__main__":

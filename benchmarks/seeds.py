@@ -35,6 +35,7 @@ from update_speed import dataset  # noqa: E402
 from orlkit.algos import DataSpec, config_from_dict, make_algorithm  # noqa: E402
 from orlkit.errors import OrlkitError  # noqa: E402
 from orlkit.nets.precision import autocast, check_precision  # noqa: E402
+from orlkit.train.io import write_text  # noqa: E402
 from orlkit.train.seeds import SeedStack, share_data, supported  # noqa: E402
 
 
@@ -137,9 +138,8 @@ def main() -> None:
                   f"{r['vectorised']:8.0f} seed-updates/s, {r['speedup']:.2f}x", flush=True)
             if args.out:  # after every row, so a run stopped early keeps what it measured
                 out = Path(args.out)
-                out.parent.mkdir(parents=True, exist_ok=True)
-                out.with_suffix(".json").write_text(json.dumps(res, indent=1))
-                out.with_suffix(".md").write_text(markdown(res) + "\n")
+                write_text(out.with_suffix(".json"), json.dumps(res, indent=1))
+                write_text(out.with_suffix(".md"), markdown(res) + "\n")
     print(markdown(res))
 
 

@@ -5,7 +5,7 @@ import stat
 
 import pytest
 
-from orlkit.train.io import atomic_write, write_json
+from orlkit.train.io import atomic_write, save_figure, write_json, write_text
 
 
 def test_atomic_write_gives_the_umask_permissions_of_a_plain_file(tmp_path):
@@ -54,3 +54,21 @@ def test_optimizer_state_from_before_the_fused_kernel_keeps_fused_on():
     flat = {f"{idx}.{key}": value for idx, state in saved["state"].items() for key, value in state.items()}
     load_optimizer_state(fresh, flat, old_groups)
     assert fresh.param_groups[0]["fused"] is True and fresh.state_dict()["state"][0]["step"].item() == 1
+
+
+def test_write_text_and_save_figure_leave_only_the_file(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    write_text(tmp_path / "t.md", "| a |\n")
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    save_figure(fig, tmp_path / "f.png")
+    save_figure(fig, tmp_path / "f.svg")
+    plt.close(fig)
+    assert (tmp_path / "t.md").read_text() == "| a |\n"
+    assert (tmp_path / "f.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"  # the suffix picks the format, not .tmp
+    assert (tmp_path / "f.svg").read_text().lstrip().startswith("<?xml")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.png", "f.svg", "t.md"]

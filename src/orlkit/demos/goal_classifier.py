@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from orlkit.envs import pusher
+from orlkit.train.io import save_figure
 
 ENV_ID = "orlkit/Pusher-v0"
 METHODS = ("BC", "frozen classifier", "VICE", "VICE-RAQ", "GAIL", "AIRL")
@@ -172,7 +173,7 @@ def plot(results: dict[str, Any], path: str) -> None:
               ylim=(0, 1))
     ax[1].legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path)
     plt.close(fig)
 
 

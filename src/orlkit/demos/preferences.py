@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from orlkit.train.io import save_figure
+
 ONLINE_CONDITIONS: dict[str, tuple[str | None, str]] = {  # name: (teacher preset or None = true reward, sampling)
     "SAC, true reward": (None, "uniform"),
     "oracle, disagreement": ("oracle", "disagreement"),
@@ -197,7 +199,7 @@ def plot(results: dict[str, Any], path: str) -> None:
     ax[0].legend(fontsize=8)
     ax[1].legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path)
     plt.close(fig)
 
 

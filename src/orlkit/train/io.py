@@ -55,6 +55,17 @@ def write_json(path: str | Path, obj: Any) -> Path:
     return atomic_write(path, _write)
 
 
+def write_text(path: str | Path, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically."""
+    return atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+
+
+def save_figure(fig: Any, path: str | Path, dpi: int = 110) -> Path:
+    """``fig.savefig`` atomically, in the format of ``path``'s suffix (PNG when it has none)."""
+    fmt = Path(path).suffix.lstrip(".") or "png"
+    return atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format=fmt))
+
+
 def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> Path:
     def _write(tmp: str) -> None:
         with open(tmp, "w") as f:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from orlkit.errors import OrlkitError
-from orlkit.train.io import read_jsonl
+from orlkit.train.io import read_jsonl, save_figure
 
 
 def _label(run_dir: Path) -> str:
@@ -42,7 +42,7 @@ def plot_runs(run_dirs: list[str | Path], out: str | Path) -> list[Path]:
     ax.set(xlabel="gradient updates", ylabel="return (evaluation mean)", title="Learning curves")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(out / "learning_curves.png", dpi=120)
+    save_figure(fig, out / "learning_curves.png", dpi=120)
     plt.close(fig)
     written.append(out / "learning_curves.png")
 
@@ -59,7 +59,7 @@ def plot_runs(run_dirs: list[str | Path], out: str | Path) -> list[Path]:
         ax.set_yscale("symlog")
         ax.legend(fontsize=7)
         fig.tight_layout()
-        fig.savefig(out / "estimate_vs_real.png", dpi=120)
+        save_figure(fig, out / "estimate_vs_real.png", dpi=120)
         plt.close(fig)
         written.append(out / "estimate_vs_real.png")
     return written
