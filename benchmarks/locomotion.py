@@ -164,7 +164,7 @@ def table(results: dict[str, Any]) -> str:
         f"\n\nD4RL-normalized score of the final policy after {results['steps']} updates, mean ± std over seeds; "
         f"{results['eval_episodes']} evaluation episodes per seed (deterministic actions). Behavior data: the "
         f"dataset's own mean episode return. {results['date']}, {results['cpus']} CPU cores, "
-        + (f"{results['jobs']} runs at once x {results['threads_per_job']} thread(s)." if results.get("jobs")
+        + (f"{results['jobs']} run(s) at once x {results['threads_per_job']} thread(s)." if results.get("jobs")
            else "rebuilt from run folders made earlier (how many ran at once is not recorded).")
         + "".join(f" {a} with {', '.join(o)} (other settings default)."
                   for a, o in results.get("overrides", {}).items()))

@@ -4,7 +4,8 @@
 
 Both are run directories of ``train()`` on ``pointmaze-stitch`` with rewards r − 1 (as ``orlkit demo stitching``
 trains them). Rolls out the CQL policy's mode from the start for one episode, takes the state it ends in, and prints
-CQL's Q̂ there for its own action and for the maze oracle's action, the Bellman residual of the step it takes there,
+CQL's Q̂ there for its own action and for the maze oracle's action, the Bellman residual of the step it takes there
+(with the online critics at the policy's mode, not the target critics at sampled actions that training uses),
 the true values (staying forever: −1/(1 − γ); the oracle's way from there), and the IQL run's V and Q̂ at that state.
 """
 
@@ -22,8 +23,8 @@ from orlkit.train.fit import load_run
 
 def q_min(algo, obs: np.ndarray, action: np.ndarray) -> float:
     with torch.no_grad():
-        o = torch.as_tensor(obs[None], dtype=torch.float32)
-        a = torch.as_tensor(np.asarray(action)[None], dtype=torch.float32)
+        o = torch.as_tensor(obs[None], dtype=torch.float32, device=algo.device)
+        a = torch.as_tensor(np.asarray(action)[None], dtype=torch.float32, device=algo.device)
         return algo.critic(o, a).min(0).values.item()
 
 
@@ -59,20 +60,22 @@ def main() -> None:
     q_s, q_s2 = q_min(cql, s, a_pi), q_min(cql, s2, cql.act(s2, True))
     oracle_env, x, oracle_value = env_at(env_id, run.env_kwargs, maze, s), s, None
     oracle = OraclePolicy(oracle_env.unwrapped)
-    for t in range(1, 2 * maze.max_steps):
-        x, _, done, _, _ = oracle_env.step(oracle(x))
+    for t in range(1, maze.max_steps + 1):
+        x, _, done, cut, _ = oracle_env.step(oracle(x))
         if done:
             oracle_value = -(1 - gamma ** (t - 1)) / (1 - gamma)  # r − 1: −1 per step, 0 on the goal step
             break
+        if cut:
+            break
     print(f"CQL episode: {len(traj) - 1} steps, success {bool(terminated)}, ends in cell {info.get('cell')} at "
-          f"{pos[-1].round(2)} (moved {np.abs(pos[-1] - pos[-min(50, len(pos))]).round(2)} in its last 50 steps)")
+          f"{pos[-1].round(2)} (moved {np.abs(pos[-1] - pos[-min(51, len(pos))]).round(2)} in its last 50 steps)")
     print(f"CQL action {np.round(a_pi, 2)}, oracle action {np.round(a_star, 2)}")
     print(f"CQL: Q̂(s, π) = {q_s:.1f}, Q̂(s', π) = {q_s2:.1f}, Bellman residual Q̂(s, π) − (r − 1 + γ Q̂(s', π)) = "
           f"{q_s - (r2 - 1 + gamma * q_s2):.2f}, Q̂(s, oracle) = {q_min(cql, s, a_star):.1f}")
     print(f"true: staying there forever {-1 / (1 - gamma):.1f}; the oracle's way from there "
           f"{'never arrives' if oracle_value is None else f'{oracle_value:.1f}'}")
     with torch.no_grad():
-        v = iql.value(torch.as_tensor(s[None], dtype=torch.float32)).item()
+        v = iql.value(torch.as_tensor(s[None], dtype=torch.float32, device=iql.device)).item()
     print(f"IQL at that state: V = {v:.1f}, Q̂(s, CQL's action) = {q_min(iql, s, a_pi):.1f}, "
           f"Q̂(s, oracle) = {q_min(iql, s, a_star):.1f}")
 
