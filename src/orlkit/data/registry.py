@@ -27,6 +27,11 @@ class DatasetMaker:
 DATASETS: dict[str, DatasetMaker] = {}
 
 
+# Version of each environment's locomotion datasets (part of the cache file's name): 2 = behavior policies exported
+# at 150k SAC steps; walker2d 3 = its SAC run continued to 460k steps and re-exported at 430k (docs/datasets.md, Locomotion).
+LOCOMOTION_VERSIONS = {"hopper": 2, "halfcheetah": 2, "walker2d": 3}
+
+
 def register(maker: DatasetMaker) -> None:
     DATASETS[maker.name] = maker
 
@@ -80,7 +85,7 @@ def _register_builtins() -> None:
                 f"{env_key}-{quality}", env_id,
                 f"{env_id}, D4RL-style {quality} from orlkit's SAC behavior policies, {size} transitions",
                 lambda seed, env_key=env_key, quality=quality: make_locomotion_dataset(env_key, quality, seed),
-                version=2))  # 2: behavior policies re-exported at 150k env steps
+                version=LOCOMOTION_VERSIONS[env_key]))
 
 
 def dataset_names() -> list[str]:
