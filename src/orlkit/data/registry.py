@@ -28,7 +28,8 @@ DATASETS: dict[str, DatasetMaker] = {}
 
 
 # Version of each environment's locomotion datasets (part of the cache file's name): 2 = behavior policies exported
-# at 150k SAC steps; walker2d 3 = its SAC run continued to 460k steps and re-exported at 430k (docs/datasets.md, Locomotion).
+# at 150k SAC steps; walker2d 3 = its SAC run continued to 460k steps and re-exported at 430k
+# (docs/datasets.md, Locomotion).
 LOCOMOTION_VERSIONS = {"hopper": 2, "halfcheetah": 2, "walker2d": 3}
 
 
