@@ -183,3 +183,24 @@ def test_mujoco_warning_under_warnings_as_errors_does_not_abort():
     code = "from orlkit.envs.make import make_env; make_env('HalfCheetah-v5').close(); print('ok')"
     done = subprocess.run([sys.executable, "-W", "error", "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-500:]
+
+
+def test_select_and_export_can_choose_medium_by_sampled_return(tiny_run, tmp_path, monkeypatch):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    (run / "eval.jsonl").write_text("".join(json.dumps({"step": s, "return_mean": r}) + "\n"
+                                            for s, r in ((100, 10.0), (200, 40.0), (300, 100.0))))
+    # sampled returns made up per exported policy: the deterministic rule would pick 200 (40 ≈ 100/3)
+    fake = {"expert": 90.0, "replay_00": 31.0, "replay_01": 5.0}
+
+    def returns(env_key, name, episodes=10, seed=0, directory=None):
+        return {"mean": fake.get(name, 0.0), "std": 0.0, "episodes": episodes}
+
+    monkeypatch.setattr(loco, "policy_returns", returns)
+    info = loco.select_and_export(run, "hopper", n_replay=3, out_dir=tmp_path / "out", medium_by="sampled")
+    assert info["steps"]["medium"] == 100 and info["steps"]["expert"] == 300  # 31 is closest to 90/3
+    assert info["medium_by_sampled_return"] == {"100": 31.0, "200": 5.0}
+    with pytest.raises(OrlkitError, match="medium_by must be"):
+        loco.select_and_export(run, "hopper", out_dir=tmp_path / "out2", medium_by="mean")

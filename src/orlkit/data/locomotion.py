@@ -215,14 +215,19 @@ def policy_returns(env_key: str, name: str, episodes: int = 10, seed: int = 0,
 
 
 def select_and_export(run_dir: str | Path, env_key: str, n_replay: int = 5, medium_fraction: float = 1 / 3,
-                      out_dir: str | Path = BEHAVIOR_DIR, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+                      out_dir: str | Path = BEHAVIOR_DIR, extra: dict[str, Any] | None = None,
+                      medium_by: str = "deterministic") -> dict[str, Any]:
     """Choose the snapshots of an ``orlkit online sac --snapshot-every`` run and export them.
 
     expert: the snapshot with the best evaluation return (``eval.jsonl``, deterministic actions);
-    medium: among earlier snapshots, the one whose evaluation return is closest to ``medium_fraction``
-    of the expert's; replay: ``n_replay`` snapshots evenly spaced before medium. Then measures each
-    exported policy's return with sampled actions and records it in ``ENV.json``.
+    medium: among earlier snapshots, the one whose return is closest to ``medium_fraction`` of the
+    expert's — the evaluation returns (``medium_by="deterministic"``), or every candidate's and the
+    expert's return with sampled actions, the actions the datasets are rolled out with, measured here
+    (``medium_by="sampled"``; walker2d version 3); replay: ``n_replay`` snapshots evenly spaced before
+    medium. Then measures each exported policy's return with sampled actions and records it in ``ENV.json``.
     """
+    if medium_by not in ("deterministic", "sampled"):
+        raise OrlkitError(f"medium_by must be 'deterministic' or 'sampled', not {medium_by!r}")
     run_dir = Path(run_dir)
     evals = [json.loads(line) for line in (run_dir / "eval.jsonl").read_text().splitlines() if line.strip()]
     snaps = {int(p.stem.split("_")[1]) for p in (run_dir / "snapshots").glob("step_*.json")}
@@ -236,14 +241,27 @@ def select_and_export(run_dir: str | Path, env_key: str, n_replay: int = 5, medi
     if not earlier:
         raise OrlkitError(f"{run_dir}: no snapshot after the random warm-up ({start_steps} steps) comes before the "
                           f"best one (step {expert['step']}); nothing can be medium")
-    target = medium_fraction * expert["return_mean"]
-    medium = min(earlier, key=lambda e: abs(e["return_mean"] - target))
+    extra = dict(extra or {})
+    if medium_by == "sampled":
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:  # every candidate exported as it would ship, then measured
+            steps = [e["step"] for e in earlier]
+            export_behavior(run_dir, env_key, steps[0], expert["step"], steps, returns={}, out_dir=tmp)
+            sampled = {s: policy_returns(env_key, f"replay_{i:02d}", directory=Path(tmp))["mean"]
+                       for i, s in enumerate(steps)}
+            target = medium_fraction * policy_returns(env_key, "expert", directory=Path(tmp))["mean"]
+        medium = min(earlier, key=lambda e: abs(sampled[e["step"]] - target))
+        extra["medium_by_sampled_return"] = {str(s): round(r, 1) for s, r in sampled.items()}
+    else:
+        target = medium_fraction * expert["return_mean"]
+        medium = min(earlier, key=lambda e: abs(e["return_mean"] - target))
     before = sorted(s for s in snaps if start_steps < s < medium["step"])
     picks = [before[round(i * (len(before) - 1) / max(n_replay - 1, 1))] for i in range(n_replay)] if before else []
     replay_steps = sorted(set(picks))
     eval_returns = {"medium": medium["return_mean"], "expert": expert["return_mean"]}
     export_behavior(run_dir, env_key, medium["step"], expert["step"], replay_steps, returns={},
-                    extra={"eval_returns_deterministic": eval_returns, **(extra or {})}, out_dir=out_dir)
+                    extra={"eval_returns_deterministic": eval_returns, **extra}, out_dir=out_dir)
     from orlkit.train.io import write_json
 
     info = behavior_info(env_key, Path(out_dir))
