@@ -72,3 +72,18 @@ def test_write_text_and_save_figure_leave_only_the_file(tmp_path):
     assert (tmp_path / "f.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"  # the suffix picks the format, not .tmp
     assert (tmp_path / "f.svg").read_text().lstrip().startswith("<?xml")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f.png", "f.svg", "t.md"]
+
+
+def test_a_writer_that_replaces_the_temp_file_still_gets_plain_permissions(tmp_path):
+    def recreate(tmp: str) -> None:  # as safetensors' save_file does: the file at tmp is a new one, mode 0600
+        os.unlink(tmp)
+        fd = os.open(tmp, os.O_CREAT | os.O_WRONLY, 0o600)
+        os.write(fd, b"x")
+        os.close(fd)
+
+    old = os.umask(0o022)
+    try:
+        path = atomic_write(tmp_path / "w.bin", recreate)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644 and path.read_bytes() == b"x"

@@ -36,6 +36,7 @@ def atomic_write(path: str | Path, write: Callable[[str], None]) -> Path:
         os.close(fd)
         fd = -1
         write(tmp)
+        os.chmod(tmp, mode)  # again: some writers (safetensors' save_file) replace the file instead of writing into it
         os.replace(tmp, path)
     except BaseException:
         if fd >= 0:
