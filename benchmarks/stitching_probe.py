@@ -17,7 +17,8 @@ import numpy as np
 import torch
 
 from orlkit.envs.make import make_env
-from orlkit.envs.pointmaze import OraclePolicy
+from orlkit.envs.pointmaze import OraclePolicy, PointMaze
+from orlkit.errors import OrlkitError
 from orlkit.train.fit import load_run
 
 
@@ -41,11 +42,21 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=123, help="reset seed of the probed episode")
     args = p.parse_args()
     torch.set_num_threads(1)
-    cql, run, env_id = load_run(args.cql_dir)
-    iql, _, _ = load_run(args.iql_dir)
+    try:
+        cql, run, env_id = load_run(args.cql_dir)
+        iql, iql_run, iql_env_id = load_run(args.iql_dir)
+    except OrlkitError as e:
+        p.error(str(e))
+    if cql.name != "cql-continuous" or iql.name != "iql":
+        p.error(f"needs a continuous CQL run and an IQL run, got {cql.name} ({args.cql_dir}) and {iql.name} "
+                f"({args.iql_dir})")
+    env = make_env(env_id, run.env_kwargs) if env_id else None
+    maze = env.unwrapped if env else None
+    if not isinstance(maze, PointMaze):
+        p.error(f"the runs must be on the point maze (pointmaze-stitch); {args.cql_dir} is on {env_id}")
+    if iql_env_id != env_id or iql_run.env_kwargs != run.env_kwargs:
+        p.error(f"the two runs are on different mazes or environments ({env_id} and {iql_env_id}, or other layouts)")
     gamma = cql.config.gamma
-    env = make_env(env_id, run.env_kwargs)
-    maze = env.unwrapped
     obs, _ = env.reset(seed=args.seed)
     traj, terminated, info = [obs], False, {}
     for _ in range(maze.max_steps):
