@@ -202,5 +202,6 @@ def test_select_and_export_can_choose_medium_by_sampled_return(tiny_run, tmp_pat
     info = loco.select_and_export(run, "hopper", n_replay=3, out_dir=tmp_path / "out", medium_by="sampled")
     assert info["steps"]["medium"] == 100 and info["steps"]["expert"] == 300  # 31 is closest to 90/3
     assert info["medium_by_sampled_return"] == {"100": 31.0, "200": 5.0}
+    assert info["returns"]["medium"]["mean"] == 31.0 and info["returns"]["expert"]["mean"] == 90.0  # not measured again
     with pytest.raises(OrlkitError, match="medium_by must be"):
         loco.select_and_export(run, "hopper", out_dir=tmp_path / "out2", medium_by="mean")

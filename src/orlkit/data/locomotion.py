@@ -241,18 +241,20 @@ def select_and_export(run_dir: str | Path, env_key: str, n_replay: int = 5, medi
     if not earlier:
         raise OrlkitError(f"{run_dir}: no snapshot after the random warm-up ({start_steps} steps) comes before the "
                           f"best one (step {expert['step']}); nothing can be medium")
-    extra = dict(extra or {})
+    extra, measured = dict(extra or {}), {}
     if medium_by == "sampled":
         import tempfile
 
         with tempfile.TemporaryDirectory() as tmp:  # every candidate exported as it would ship, then measured
             steps = [e["step"] for e in earlier]
             export_behavior(run_dir, env_key, steps[0], expert["step"], steps, returns={}, out_dir=tmp)
-            sampled = {s: policy_returns(env_key, f"replay_{i:02d}", directory=Path(tmp))["mean"]
-                       for i, s in enumerate(steps)}
-            target = medium_fraction * policy_returns(env_key, "expert", directory=Path(tmp))["mean"]
-        medium = min(earlier, key=lambda e: abs(sampled[e["step"]] - target))
-        extra["medium_by_sampled_return"] = {str(s): round(r, 1) for s, r in sampled.items()}
+            sampled = {s: policy_returns(env_key, f"replay_{i:02d}", directory=Path(tmp)) for i, s in enumerate(steps)}
+            expert_returns = policy_returns(env_key, "expert", directory=Path(tmp))
+        target = medium_fraction * expert_returns["mean"]
+        medium = min(earlier, key=lambda e: abs(sampled[e["step"]]["mean"] - target))
+        # the same float16 weights, seed and episodes as the shipped files: these are their returns
+        measured = {"medium": sampled[medium["step"]], "expert": expert_returns}
+        extra["medium_by_sampled_return"] = {str(s): round(r["mean"], 1) for s, r in sampled.items()}
     else:
         target = medium_fraction * expert["return_mean"]
         medium = min(earlier, key=lambda e: abs(e["return_mean"] - target))
@@ -265,6 +267,7 @@ def select_and_export(run_dir: str | Path, env_key: str, n_replay: int = 5, medi
     from orlkit.train.io import write_json
 
     info = behavior_info(env_key, Path(out_dir))
-    info["returns"] = {name: policy_returns(env_key, name, directory=Path(out_dir)) for name in ("medium", "expert")}
+    info["returns"] = {name: measured.get(name) or policy_returns(env_key, name, directory=Path(out_dir))
+                       for name in ("medium", "expert")}
     write_json(Path(out_dir) / f"{env_key}.json", info)
     return info
