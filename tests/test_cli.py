@@ -158,6 +158,13 @@ def test_eval_with_zero_episodes_exits_2(tmp_path: Path, capsys: pytest.CaptureF
 def test_demo_plot_for_a_demo_without_a_figure_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo", "conservatism", "--plot", "x.png"]) == 2
     assert "draws no plot" in capsys.readouterr().err
+
+
+def test_demo_plot_to_a_format_matplotlib_cannot_write_exits_2_before_any_run(capsys: pytest.CaptureFixture[str],
+                                                                              tmp_path) -> None:
+    assert main(["demo", "goal-classifier", "--plot", str(tmp_path / "fig.xyz")]) == 2
+    err = capsys.readouterr().err
+    assert "cannot save a figure as '.xyz'" in err and "png" in err and not any(tmp_path.iterdir())
     assert main(["demo", "conservatism", "--seeds", "0"]) == 2
     assert "--seeds must be at least 1" in capsys.readouterr().err
 

@@ -277,6 +277,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.plot:
         if "plot_path" not in inspect.signature(demo_main).parameters:
             raise OrlkitError(f"demo '{args.demo}' draws no plot; --plot works with: preferences, goal-classifier")
+        from orlkit.train.io import figure_format
+
+        figure_format(args.plot)  # a path it cannot write is refused before the demo's runs, not after them
         kwargs["plot_path"] = args.plot
     return demo_main(json_output=args.json, seeds=seeds, progress=not args.quiet, **kwargs)
 

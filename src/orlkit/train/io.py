@@ -61,9 +61,23 @@ def write_text(path: str | Path, text: str) -> Path:
     return atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
 
+def figure_format(path: str | Path) -> str:
+    """The image format a figure saved at ``path`` gets: its suffix (PNG when it has none). A suffix matplotlib
+    cannot write is refused here, so that a command can check its output path before the work that draws it."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    from orlkit.errors import OrlkitError
+
+    fmt = Path(path).suffix.lstrip(".").lower() or "png"
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if fmt not in formats:
+        raise OrlkitError(f"{path}: cannot save a figure as '.{fmt}'; use one of {', '.join(sorted(formats))}")
+    return fmt
+
+
 def save_figure(fig: Any, path: str | Path, dpi: int = 110) -> Path:
-    """``fig.savefig`` atomically, in the format of ``path``'s suffix (PNG when it has none)."""
-    fmt = Path(path).suffix.lstrip(".") or "png"
+    """``fig.savefig`` atomically, in :func:`figure_format` of ``path``."""
+    fmt = figure_format(path)
     return atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format=fmt))
 
 
