@@ -80,13 +80,14 @@ def train_one(job: tuple[str, str, int, str], args: argparse.Namespace) -> str:
     return f"{out.name}: {status} in {time.perf_counter() - t0:.0f} s"
 
 
-def behavior_score(dataset: str) -> float:
-    """D4RL-normalized mean episode return of the dataset itself."""
-    from orlkit.data.registry import make_dataset
+def dataset_facts(dataset: str) -> dict[str, Any]:
+    """The built-in dataset's version, content digest and D4RL-normalized mean episode return."""
+    from orlkit.data.registry import DATASETS, make_dataset
     from orlkit.envs.make import normalized_score
 
     ds = make_dataset(dataset)
-    return float(normalized_score(ds.meta["env_id"], float(np.mean(ds.episode_returns))))
+    return {"behavior_score": float(normalized_score(ds.meta["env_id"], float(np.mean(ds.episode_returns)))),
+            "dataset_version": DATASETS[dataset].version, "dataset_digest": ds.digest()}
 
 
 def collect(args: argparse.Namespace) -> dict[str, Any]:
@@ -101,9 +102,10 @@ def collect(args: argparse.Namespace) -> dict[str, Any]:
         "datasets": {},
         "run_settings": set()}
     for dataset in args.datasets:
-        entry: dict[str, Any] = {"behavior_score": behavior_score(dataset), "algorithms": {}}
+        entry: dict[str, Any] = {**dataset_facts(dataset), "algorithms": {}}
         for algo, precision in [(a, p) for a in args.algos for p in args.precisions]:
             curves, finals, speeds, last3 = [], [], [], []
+            unrecorded = 0  # runs made before runs recorded their data's digest: their data version is not known
             for seed in args.seeds:
                 out = run_dir(args.runs, algo, dataset, seed, precision)
                 if reached(out) < args.steps:
@@ -116,13 +118,19 @@ def collect(args: argparse.Namespace) -> dict[str, Any]:
                 last3.append(float(np.mean([r["normalized_score"] for r in rows[-3:]])))
                 summary = json.loads((out / "summary.json").read_text())
                 config = json.loads((out / "config.json").read_text())  # a resumed run keeps its own settings
+                if config.get("dataset_digest", "") not in ("", entry["dataset_digest"]):
+                    raise SystemExit(f"{out} was trained on other data than today's {dataset} (version "
+                                     f"{entry['dataset_version']}); report it from the run folders of that data "
+                                     "or use another --runs folder")
+                unrecorded += not config.get("dataset_digest")
                 results["run_settings"].add((config["eval_every"], config["eval_episodes"]))
                 speeds.append(summary["updates_per_sec"])
             if finals:
                 entry["algorithms"][label(algo, precision)] = {
                     "score_mean": float(np.mean(finals)), "score_std": float(np.std(finals)), "per_seed": finals,
                     "seeds_done": len(finals), "last3_mean": float(np.mean(last3)), "last3_std": float(np.std(last3)),
-                    "updates_per_sec_median": float(np.median(speeds)), "curves": curves}
+                    "updates_per_sec_median": float(np.median(speeds)), "curves": curves,
+                    "runs_without_data_digest": unrecorded}
         results["datasets"][dataset] = entry
     settings = results.pop("run_settings")
     if len(settings) == 1:
@@ -163,7 +171,9 @@ def table(results: dict[str, Any]) -> str:
     return "\n".join(lines) + (
         f"\n\nD4RL-normalized score of the final policy after {results['steps']} updates, mean ± std over seeds; "
         f"{results['eval_episodes']} evaluation episodes per seed (deterministic actions). Behavior data: the "
-        f"dataset's own mean episode return. {results['date']}, {results['cpus']} CPU cores, "
+        f"dataset's own mean episode return. Dataset versions: "
+        + ", ".join(f"{d} {e['dataset_version']}" for d, e in results["datasets"].items() if "dataset_version" in e)
+        + f". {results['date']}, {results['cpus']} CPU cores, "
         + (f"{results['jobs']} run(s) at once x {results['threads_per_job']} thread(s)." if results.get("jobs")
            else "rebuilt from run folders made earlier (how many ran at once is not recorded).")
         + "".join(f" {a} with {', '.join(o)} (other settings default)."
@@ -262,7 +272,7 @@ def check_existing_runs(p: argparse.ArgumentParser, args: argparse.Namespace) ->
                         "or the same --set")
 
 
-def main() -> None:
+def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--algos", default=",".join(ALGOS))
     p.add_argument("--datasets", default=",".join(DATASETS))
@@ -278,6 +288,11 @@ def main() -> None:
     p.add_argument("--set", action="append", default=[], metavar="ALGO:KEY=VALUE",
                    help="config override for one algorithm (repeatable), e.g. iql:tau=0.05")
     p.add_argument("--report-only", action="store_true")
+    return p
+
+
+def main() -> None:
+    p = parser()
     args = p.parse_args()
     check_args(p, args)
     if not args.report_only:

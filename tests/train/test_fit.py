@@ -178,6 +178,41 @@ def test_resume_to_no_more_steps_than_done_is_refused(steps: int, data_path: str
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == files
 
 
+def test_resume_on_changed_data_is_refused(data_path: str, tmp_path: Path) -> None:
+    """The run records its data's digest; resuming after the file changed (here one reward) loses nothing and
+    says why, while the unchanged file resumes."""
+    from orlkit.data.formats import load_dataset_file
+
+    path = tmp_path / "data.npz"
+    ds = load_dataset_file(data_path)
+    save_dataset(ds, path)
+    out = tmp_path / "run"
+    train(run_config(str(path), steps=10), out, progress=False)
+    assert json.loads((out / "config.json").read_text())["dataset_digest"] == ds.digest()
+    cols = ds.columns()
+    cols["rewards"] = cols["rewards"].copy()
+    cols["rewards"][5] += 1.0
+    changed = type(ds)(**cols, meta=ds.meta)
+    save_dataset(changed, path)
+    files = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    with pytest.raises(OrlkitError, match="not what this run was trained on"):
+        train(run_config(str(path), steps=20), out, resume=True, progress=False)
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == files
+    save_dataset(ds, path)
+    train(run_config(str(path), steps=20), out, resume=True, progress=False)
+    assert json.loads((out / "summary.json").read_text())["steps"] == 20
+
+
+def test_a_run_without_a_recorded_digest_still_resumes(data_path: str, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    train(run_config(data_path, steps=10), out, progress=False)
+    config = json.loads((out / "config.json").read_text())
+    del config["dataset_digest"]  # as written before digests were recorded
+    (out / "config.json").write_text(json.dumps(config))
+    train(run_config(data_path, steps=20), out, resume=True, progress=False)
+    assert json.loads((out / "config.json").read_text())["dataset_digest"] == ""  # not claimed after the fact
+
+
 @pytest.mark.parametrize("field,value", [("steps", 0), ("log_every", 0), ("eval_episodes", 0),
                                          ("eval_every", -1), ("checkpoint_every", -1)])
 def test_bad_run_config_is_refused(field: str, value: int, data_path: str) -> None:

@@ -194,6 +194,20 @@ class TransitionDataset:
     def columns(self) -> dict[str, np.ndarray]:
         return {name: getattr(self, name) for name in FIELDS}
 
+    def digest(self) -> str:
+        """A content digest of the data (BLAKE2b, 32 hex digits): the six fields and the extras, their dtypes and
+        shapes, and the number of discrete actions. Equal digests mean the same transitions; metadata and the
+        source name are not part of it. A run records it so that resuming on changed data is refused."""
+        import hashlib
+
+        h = hashlib.blake2b(digest_size=16)
+        h.update(repr(self.n_actions).encode())
+        for name, arr in [*self.columns().items(), *sorted(self.extras.items())]:
+            arr = np.ascontiguousarray(arr)
+            h.update(f"{name}:{arr.dtype.str}:{arr.shape};".encode())
+            h.update(repr(arr.tolist()).encode() if arr.dtype.hasobject else arr.reshape(-1).view(np.uint8))
+        return h.hexdigest()
+
     @property
     def episode_bounds(self) -> tuple[np.ndarray, np.ndarray]:
         """``(starts, ends)``: first and last row (inclusive) of every episode."""

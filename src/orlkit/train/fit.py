@@ -56,6 +56,9 @@ class RunConfig:
     precision: str = "fp32"  # "bf16": matmuls in bfloat16 under autocast, weights and losses fp32 (nets/precision.py)
     tensorboard: bool = True
     config: dict[str, Any] = field(default_factory=dict)  # the algorithm's config (defaults filled in)
+    # TransitionDataset.digest() of the data the run trains on, set when it starts; "" in runs made before it was
+    # recorded. Resuming on data with another digest (a changed file, a new built-in dataset version) is refused.
+    dataset_digest: str = ""
 
     def __post_init__(self) -> None:
         check_precision(self.precision)
@@ -128,8 +131,17 @@ class _Run:
             run = RunConfig(**{**saved, "steps": run.steps})
         elif (out / "config.json").exists():
             raise OrlkitError(f"{out} already holds a run; add --resume to continue it or choose another --out")
+        raw = _dataset_for(run, dataset)
+        digest = raw.digest()
+        if resume and run.dataset_digest and run.dataset_digest != digest:
+            raise OrlkitError(
+                f"{out}: the data of '{run.dataset}' is not what this run was trained on (content digest "
+                f"{run.dataset_digest[:12]}… then, {digest[:12]}… now: the file changed, or a built-in dataset was "
+                "remade in a new version); resuming would continue on other data. Start a new run with another --out")
+        if not resume or run.dataset_digest:  # a run from before digests were recorded stays "" (not known)
+            run = dataclasses.replace(run, dataset_digest=digest)
         self.run, self.out = run, out
-        self.algo, ds, self.env_id = build(run, dataset)
+        self.algo, ds, self.env_id = build(run, raw)
         self.sampler = ds.sampler(self.algo.config.batch_size, run.device, seed=run.seed)
         if resume and (ckpt := latest_checkpoint(self.ckpt_dir)) is not None:
             meta = load_checkpoint(ckpt, self.algo)
