@@ -26,4 +26,3 @@ def test_replace_validates_like_the_constructor():
         small().replace(rewards=np.array([1.0, np.nan, 0.0, 0.0]))
     with pytest.raises(TypeError, match="observations"):
         small().replace(observations=np.zeros((4, 2)))
-
