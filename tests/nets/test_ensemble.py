@@ -68,3 +68,31 @@ def test_chunks_are_equal_whole_states():
     assert critic.chunk_states(7, 0) == 7
     critic.chunk_rows = 8
     assert critic.chunk_states(7, 4) == 2  # 28 rows → 4 chunks: 2 + 2 + 2 + 1 states
+
+
+def test_layer_norm_ensemble_equals_separate_members():
+    """Each member with ``layer_norm`` is Linear → LayerNorm (its own gain and bias) → ReLU per hidden layer."""
+    from orlkit.nets.ensemble import EnsembleMLP
+
+    torch.manual_seed(0)
+    net = EnsembleMLP(3, 4, 1, (8, 6), layer_norm=True)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(torch.randn_like(p) * 0.1)  # gains and biases away from 1 and 0
+    x = torch.randn(5, 4)
+    out = net(x)
+    lin = [m for m in net.net if m.__class__.__name__ == "EnsembleLinear"]
+    norms = [m for m in net.net if m.__class__.__name__ == "EnsembleLayerNorm"]
+    assert len(lin) == 3 and len(norms) == 2
+    for e in range(3):
+        h = x
+        for i, layer in enumerate(lin):
+            h = h @ layer.weight[e] + layer.bias[e]
+            if i < len(norms):
+                ln = torch.nn.LayerNorm(h.shape[-1])
+                with torch.no_grad():
+                    ln.weight.copy_(norms[i].weight[e, 0])
+                    ln.bias.copy_(norms[i].bias[e, 0])
+                h = torch.relu(ln(h))
+        torch.testing.assert_close(out[e], h, rtol=1e-5, atol=1e-6)
+    assert not [m for m in EnsembleMLP(3, 4, 1, (8, 6)).net if m.__class__.__name__ == "EnsembleLayerNorm"]

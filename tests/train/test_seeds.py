@@ -33,7 +33,8 @@ CASES = [("bc", False, {}), ("bc", True, {}), ("pct-bc", False, {}), ("iql", Fal
          ("iql", False, {"actor_lr_decay_steps": 4}), ("td3bc", False, {}),
          ("cql-continuous", False, {"n_action_samples": 3}),
          ("cql-continuous", False, {"n_action_samples": 3, "lagrange": True, "target_gap": 1.0, "bc_steps": 3}),
-         ("cql-continuous", False, {"n_action_samples": 3, "max_backup": 4})]
+         ("cql-continuous", False, {"n_action_samples": 3, "max_backup": 4}),
+         ("cql-continuous", False, {"n_action_samples": 3, "critic_layer_norm": True})]
 
 
 def build(name: str, ds: TransitionDataset, seed: int, **overrides):

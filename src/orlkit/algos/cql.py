@@ -20,7 +20,9 @@ entropy tuning (target −|A|), 3×256 MLPs. Deviations: 2×256 MLPs by default 
 size of this project; set ``hidden=256,256,256`` for the paper's); BC warm-up 0 by default
 (paper: 40k) so short runs train the real objective. The Bellman term is the plain mean squared
 error, as in the official code and d3rlpy; the paper writes ½·E(Q − y)², which would double the
-penalty's weight relative to it: w = 5 is the code's value for the code's form.
+penalty's weight relative to it: w = 5 is the code's value for the code's form. Option not in the paper:
+``critic_layer_norm`` (off by default) puts a layer norm after each hidden layer of the critics, which bounds how
+far Q can extrapolate to actions far from the data (Ball et al. 2023).
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ class CQLConfig:
     bc_steps: int = 0  # BC warm-up updates of the actor (paper: 40k)
     target_entropy: float | None = None  # H̄ of SAC's temperature; None: −|A|
     max_backup: int = 0  # K: back up the max over K policy samples at s' (0: one sample)
+    critic_layer_norm: bool = False  # layer norm after each hidden layer of the critics (not in the paper)
 
 
 def cql_penalty(q_samples: torch.Tensor, log_density: torch.Tensor, q_data: torch.Tensor
@@ -89,7 +92,8 @@ class CQL(Algorithm):
 
     def __init__(self, config: CQLConfig, spec: DataSpec, device="cpu", seed: int = 0):
         super().__init__(config, spec, device, seed)
-        self.critic = Critic(spec.obs_dim, spec.action_dim, config.hidden).to(self.device)
+        self.critic = Critic(spec.obs_dim, spec.action_dim, config.hidden,
+                             layer_norm=config.critic_layer_norm).to(self.device)
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
         self.actor = TanhGaussianPolicy(spec.obs_dim, spec.action_dim, config.hidden).to(self.device)
         self.scalars = torch.nn.ParameterDict({"log_alpha": torch.nn.Parameter(torch.zeros((), device=self.device))})

@@ -28,16 +28,32 @@ class EnsembleLinear(nn.Module):
         return torch.baddbmm(self.bias, x, self.weight)  # (E, B, out)
 
 
-class EnsembleMLP(nn.Module):
-    """E MLPs in parallel. Input (B, in) is shared by all members, or (E, B, in) per member."""
+class EnsembleLayerNorm(nn.Module):
+    """Layer normalisation over the features of (E, B, width), with a gain and bias per member."""
 
-    def __init__(self, ensemble_size: int, in_dim: int, out_dim: int, hidden: Sequence[int] = (256, 256)):
+    def __init__(self, ensemble_size: int, width: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(ensemble_size, 1, width))
+        self.bias = nn.Parameter(torch.zeros(ensemble_size, 1, width))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.layer_norm(x, x.shape[-1:]) * self.weight + self.bias
+
+
+class EnsembleMLP(nn.Module):
+    """E MLPs in parallel. Input (B, in) is shared by all members, or (E, B, in) per member. ``layer_norm``: a
+    layer normalisation after each hidden linear layer, before its ReLU (as in RLPD's and ReBRAC's critics)."""
+
+    def __init__(self, ensemble_size: int, in_dim: int, out_dim: int, hidden: Sequence[int] = (256, 256),
+                 layer_norm: bool = False):
         super().__init__()
         self.ensemble_size = ensemble_size
         layers: list[nn.Module] = []
         width = in_dim
         for h in hidden:
-            layers += [EnsembleLinear(ensemble_size, width, h), nn.ReLU()]
+            layers.append(EnsembleLinear(ensemble_size, width, h))
+            layers += [EnsembleLayerNorm(ensemble_size, h)] if layer_norm else []
+            layers.append(nn.ReLU())
             width = h
         layers.append(EnsembleLinear(ensemble_size, width, out_dim, full_precision=True))
         self.net = nn.Sequential(*layers)
@@ -64,9 +80,10 @@ class Critic(nn.Module):
     (``CHUNK_FLOATS``); values and gradients equal one pass up to floating-point rounding. Other devices take
     one pass."""
 
-    def __init__(self, obs_dim: int, action_dim: int, hidden: Sequence[int] = (256, 256), n_critics: int = 2):
+    def __init__(self, obs_dim: int, action_dim: int, hidden: Sequence[int] = (256, 256), n_critics: int = 2,
+                 layer_norm: bool = False):
         super().__init__()
-        self.net = EnsembleMLP(n_critics, obs_dim + action_dim, 1, hidden)
+        self.net = EnsembleMLP(n_critics, obs_dim + action_dim, 1, hidden, layer_norm)
         self.chunk_rows = max(MIN_CHUNK_ROWS, CHUNK_FLOATS // (n_critics * max(hidden, default=1)))
 
     def chunk_states(self, b: int, n: int) -> int:
