@@ -276,3 +276,18 @@ def test_dataset_with_a_custom_layout(tmp_path):
 def test_pointmaze_stitch_is_a_builtin_name():
     assert "pointmaze-stitch" in dataset_names()
     assert DATASETS["pointmaze-stitch"].env_id == ENV_ID
+
+
+def test_start_spread_sets_where_hops_start(env):
+    cells = env.free_cells()
+    for spread in (0.0, 0.45):
+        ds = make_pointmaze_dataset(n_transitions=2_000, seed=0, start_spread=spread)
+        starts, _ = ds.episode_bounds
+        centres = np.array([env.cell_center(cells[s]) for s in ds.extras["hop_source"][starts]])
+        offset = np.abs(env.positions(ds.obs[starts]) - centres)
+        assert offset.max() <= spread + 1e-5 and ds.meta["start_spread"] == spread
+        if spread:
+            assert offset.max() > 0.4
+    for bad in (-0.1, 0.5):
+        with pytest.raises(ValueError, match="start_spread"):
+            make_pointmaze_dataset(n_transitions=100, start_spread=bad)

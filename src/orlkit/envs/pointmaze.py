@@ -424,8 +424,8 @@ def hop_pairs(env: PointMaze) -> list[tuple[Cell, Cell]]:
 
 
 def make_pointmaze_dataset(n_transitions: int = 100_000, seed: int = 0, layout: list[str] | None = None,
-                           noise: float = 0.8, hop_steps: int = 50, hop_radius: float = 0.3
-                           ) -> TransitionDataset:
+                           noise: float = 0.8, hop_steps: int = 50, hop_radius: float = 0.3,
+                           start_spread: float = 0.3) -> TransitionDataset:
     """Noisy PD hops between neighbouring cells, exactly ``n_transitions`` rows (see module doc).
 
     Args:
@@ -436,6 +436,8 @@ def make_pointmaze_dataset(n_transitions: int = 100_000, seed: int = 0, layout: 
         noise: std of the Gaussian action noise of the PD controller.
         hop_steps: a hop that has not arrived after this many steps ends with a timeout.
         hop_radius: a hop arrives within this distance of the target cell's centre.
+        start_spread: a hop starts at its source cell's centre plus ``U(-start_spread, start_spread)`` per axis
+            (below 0.5, which is the cell's edge).
 
     The extras ``hop_source`` and ``hop_target`` hold, per row, the index of the hop's source and
     target cell in ``env.free_cells()``; ``meta`` holds ``env_id``, ``env_kwargs`` (with the layout)
@@ -443,9 +445,9 @@ def make_pointmaze_dataset(n_transitions: int = 100_000, seed: int = 0, layout: 
     """
     if n_transitions < 1:
         raise ValueError(f"n_transitions must be positive, got {n_transitions}")
-    if noise < 0 or hop_steps < 1 or not 0.0 < hop_radius <= 0.5:
-        raise ValueError(f"need noise >= 0, hop_steps >= 1 and hop_radius in (0, 0.5]; got {noise}, {hop_steps}, "
-                         f"{hop_radius}")
+    if noise < 0 or hop_steps < 1 or not 0.0 < hop_radius <= 0.5 or not 0.0 <= start_spread < 0.5:
+        raise ValueError(f"need noise >= 0, hop_steps >= 1, hop_radius in (0, 0.5] and start_spread in [0, 0.5); "
+                         f"got {noise}, {hop_steps}, {hop_radius}, {start_spread}")
     env = PointMaze(layout=layout)
     hops_apart = int(env.goal_distances[env.start_cell])
     if hops_apart < MIN_START_GOAL_HOPS:
@@ -465,7 +467,7 @@ def make_pointmaze_dataset(n_transitions: int = 100_000, seed: int = 0, layout: 
             order = list(rng.permutation(len(pairs)))
         source, target = pairs[order.pop()]
         goal = env.cell_center(target)
-        start = env.cell_center(source) + rng.uniform(-0.3, 0.3, 2)
+        start = env.cell_center(source) + rng.uniform(-start_spread, start_spread, 2)
         obs, _ = env.reset(options={"pos": start, "vel": rng.uniform(-0.5, 0.5, 2)})
         for t in range(hop_steps):
             a = pd_action(env.pos, env.vel, goal, noise=noise, rng=rng)
@@ -488,7 +490,7 @@ def make_pointmaze_dataset(n_transitions: int = 100_000, seed: int = 0, layout: 
 
     meta = {"env_id": ENV_ID, "env_kwargs": {"layout": list(env.layout)}, "layout": list(env.layout),
             "seed": seed, "noise": noise, "hop_steps": hop_steps, "hop_radius": hop_radius,
-            "behavior": "pd-hops between neighbouring cells"}
+            "start_spread": start_spread, "behavior": "pd-hops between neighbouring cells"}
     return TransitionDataset(np.array(obs_l), np.array(act_l, dtype=np.float32), np.array(rew_l, np.float32),
                              np.array(next_l), np.array(term_l), np.array(tout_l), meta=meta,
                              source="pointmaze:stitch",
