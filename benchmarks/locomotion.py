@@ -122,7 +122,7 @@ def collect(args: argparse.Namespace) -> dict[str, Any]:
                     raise SystemExit(f"{out} was trained on other data than today's {dataset} (version "
                                      f"{entry['dataset_version']}); report it from the run folders of that data "
                                      "or use another --runs folder")
-                unrecorded += not config.get("dataset_digest")
+                unrecorded += int(not config.get("dataset_digest"))
                 results["run_settings"].add((config["eval_every"], config["eval_episodes"]))
                 speeds.append(summary["updates_per_sec"])
             if finals:
@@ -150,6 +150,13 @@ def beats(r: dict[str, Any], bc: dict[str, Any]) -> str:
     return ("yes" if gap > 0 else "no") + (" (within spread)" if within else "")
 
 
+def unverified(entry: dict[str, Any]) -> str:
+    """" (not verified for N of M runs)" when runs made before runs recorded their data's digest are among them."""
+    runs = [(r.get("runs_without_data_digest", 0), r["seeds_done"]) for r in entry["algorithms"].values()]
+    n, total = sum(r[0] for r in runs), sum(r[1] for r in runs)
+    return f" (not verified for {n} of {total} runs)" if n else ""
+
+
 def table(results: dict[str, Any]) -> str:
     algos = sorted({a for e in results["datasets"].values() for a in e["algorithms"]},
                    key=lambda a: (ALGOS.index(a.split()[0]) if a.split()[0] in ALGOS else len(ALGOS), a))
@@ -172,7 +179,8 @@ def table(results: dict[str, Any]) -> str:
         f"\n\nD4RL-normalized score of the final policy after {results['steps']} updates, mean ± std over seeds; "
         f"{results['eval_episodes']} evaluation episodes per seed (deterministic actions). Behavior data: the "
         f"dataset's own mean episode return. Dataset versions: "
-        + ", ".join(f"{d} {e['dataset_version']}" for d, e in results["datasets"].items() if "dataset_version" in e)
+        + ", ".join(f"{d} {e['dataset_version']}" + unverified(e) for d, e in results["datasets"].items()
+                    if "dataset_version" in e)
         + f". {results['date']}, {results['cpus']} CPU cores, "
         + (f"{results['jobs']} run(s) at once x {results['threads_per_job']} thread(s)." if results.get("jobs")
            else "rebuilt from run folders made earlier (how many ran at once is not recorded).")
@@ -253,6 +261,7 @@ def check_existing_runs(p: argparse.ArgumentParser, args: argparse.Namespace) ->
     def full_config(algo: str, values: dict[str, Any]) -> dict[str, Any]:
         return json.loads(json.dumps(dataclasses.asdict(config_from_dict(algo, values))))
 
+    digests: dict[str, str] = {}  # today's data of each dataset, made (or read from the cache) when first needed
     for algo in args.algos:
         try:
             wanted = full_config(algo, parse_overrides(algo, args.overrides.get(algo, [])))
@@ -262,6 +271,13 @@ def check_existing_runs(p: argparse.ArgumentParser, args: argparse.Namespace) ->
             config = run_dir(args.runs, algo, dataset, seed, precision) / "config.json"
             if not config.exists():
                 continue
+            saved_digest = json.loads(config.read_text()).get("dataset_digest", "")
+            if saved_digest:  # before any run starts: a run on other data would be refused only after the others
+                if dataset not in digests:
+                    digests[dataset] = dataset_facts(dataset)["dataset_digest"]
+                if saved_digest != digests[dataset]:
+                    p.error(f"{config.parent} was trained on other data than today's {dataset}; use another --runs "
+                            "folder")
             try:  # a resumed run rebuilds its config from the stored one plus today's defaults: compare that
                 stored = full_config(algo, json.loads(config.read_text()).get("config", {}))
             except (OrlkitError, ValueError) as e:

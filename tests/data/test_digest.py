@@ -19,3 +19,11 @@ def test_digest_follows_the_transitions_not_the_metadata() -> None:
         changed[3] = (not col[3]) if col.dtype == bool else (1 - col[3]) if name == "actions" else col[3] + 1
         assert TransitionDataset(**{**cols, name: changed}, n_actions=2).digest() != a.digest(), name
     assert a.replace(extras={"user_id": np.arange(20)}).digest() != a.digest()
+
+
+def test_data_with_an_object_column_has_no_digest() -> None:
+    n = 4
+    ds = TransitionDataset(np.zeros((n, 2), np.float32), np.zeros(n, np.int64), np.zeros(n, np.float32),
+                           np.zeros((n, 2), np.float32), np.zeros(n, bool), np.ones(n, bool), n_actions=2,
+                           extras={"note": np.array([object()] * n)})
+    assert ds.digest() == ""  # no stable bytes to hash: "not known", which resume accepts

@@ -206,6 +206,20 @@ def test_train_together_resumes_alone_or_together(continuous_path: str, tmp_path
                        progress=False)
 
 
+def test_train_together_refuses_to_resume_on_changed_data(continuous_path: str, tmp_path) -> None:
+    from orlkit.data.formats import load_dataset_file
+    from orlkit.train.fit import train_together
+
+    ds = load_dataset_file(continuous_path)
+    dirs = [tmp_path / "a0", tmp_path / "a1"]
+    train_together(fit_run(continuous_path, steps=15), [0, 1], dirs, progress=False, dataset=ds)
+    files = {p: p.read_bytes() for d in dirs for p in d.rglob("*") if p.is_file()}
+    with pytest.raises(OrlkitError, match="not what this run was trained on"):
+        train_together(fit_run(continuous_path), [0, 1], dirs, resume=True, progress=False,
+                       dataset=ds.replace(rewards=ds.rewards + 1))
+    assert {p: p.read_bytes() for d in dirs for p in d.rglob("*") if p.is_file()} == files
+
+
 def test_train_together_refuses_bad_input(continuous_path: str, tmp_path) -> None:
     from orlkit.train.fit import train_together
 

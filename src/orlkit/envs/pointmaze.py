@@ -57,12 +57,13 @@ Controllers
     limit and is the "expert" of the maze.
 
 The dataset (:func:`make_pointmaze_dataset`)
-    Episodes are hops: start near the centre of a free cell (``U(−0.3, 0.3)`` per axis, velocity
-    ``U(−0.5, 0.5)`` per axis), drive to the centre of a neighbouring free cell with the noisy PD
-    controller, and end with a timeout when the point is within ``hop_radius`` of the target
-    centre, when it leaves the source and target cells, or after ``hop_steps`` steps. The hops run
-    in rounds; a round is every ordered pair of neighbouring cells once, in a shuffled order, so
-    every pair is covered in both directions as soon as one round fits in ``n_transitions``. Pairs
+    Episodes are hops: start near the centre of a free cell (``U(−start_spread, start_spread)`` per
+    axis, 0.3 by default; velocity ``U(−0.5, 0.5)`` per axis), drive to the centre of a
+    neighbouring free cell with the noisy PD controller, and end with a timeout when the point is
+    within ``hop_radius`` of the target centre, when it leaves the source and target cells, or after
+    ``hop_steps`` steps. The hops run in rounds; a round is every ordered pair of neighbouring cells
+    once, in a shuffled order, so every pair is covered in both directions as soon as one round fits
+    in ``n_transitions``. Pairs
     leaving ``G`` are the one exception: a point at the goal has already ended its episode.
     Rewards and terminals are the env's own (a hop into ``G`` ends with reward 1 and
     ``terminals=True``, never a timeout). Because an episode touches only its two cells (and, on

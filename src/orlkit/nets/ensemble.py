@@ -42,7 +42,8 @@ class EnsembleLayerNorm(nn.Module):
 
 class EnsembleMLP(nn.Module):
     """E MLPs in parallel. Input (B, in) is shared by all members, or (E, B, in) per member. ``layer_norm``: a
-    layer normalisation after each hidden linear layer, before its ReLU (as in RLPD's and ReBRAC's critics)."""
+    layer normalisation after each hidden linear layer, before its ReLU (as in RLPD's critics; ReBRAC's put it
+    after the ReLU)."""
 
     def __init__(self, ensemble_size: int, in_dim: int, out_dim: int, hidden: Sequence[int] = (256, 256),
                  layer_norm: bool = False):

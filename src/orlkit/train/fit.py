@@ -120,7 +120,8 @@ def _append(path: Path, row: dict[str, Any]) -> None:
 class _Run:
     """One run directory while it trains: its algorithm, sampler, logs, evaluations and checkpoints."""
 
-    def __init__(self, run: RunConfig, out_dir: str | Path, resume: bool, dataset: TransitionDataset | None):
+    def __init__(self, run: RunConfig, out_dir: str | Path, resume: bool, dataset: TransitionDataset | None,
+                 digest: str | None = None):
         out = Path(out_dir)
         self.ckpt_dir = out / "checkpoints"
         self.start = 0
@@ -132,7 +133,7 @@ class _Run:
         elif (out / "config.json").exists():
             raise OrlkitError(f"{out} already holds a run; add --resume to continue it or choose another --out")
         raw = _dataset_for(run, dataset)
-        digest = raw.digest()
+        digest = raw.digest() if digest is None else digest  # given by train_together: one hash for all seeds
         if resume and run.dataset_digest and run.dataset_digest != digest:
             raise OrlkitError(
                 f"{out}: the data of '{run.dataset}' is not what this run was trained on (content digest "
@@ -276,9 +277,10 @@ def train_together(run: RunConfig, seeds: list[int], out_dirs: list[str | Path],
     run = _check_together(run, seeds, [Path(d) for d in out_dirs], resume)  # before any directory is touched
     if dataset is None:
         dataset = _dataset_for(run, None)  # loaded once for all seeds
+    digest = dataset.digest()
     runs: list[_Run] = []
     for s, d in zip(seeds, out_dirs, strict=True):
-        runs.append(_Run(dataclasses.replace(run, seed=s), d, resume, dataset))
+        runs.append(_Run(dataclasses.replace(run, seed=s), d, resume, dataset, digest))
         share_data([runs[0].sampler, runs[-1].sampler])  # at once, so that at most two copies are ever held
     starts = {r.start for r in runs}
     assert len(starts) == 1, starts  # _check_together read the same checkpoint steps
