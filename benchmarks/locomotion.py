@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import json
 import os
 import platform
@@ -80,6 +81,7 @@ def train_one(job: tuple[str, str, int, str], args: argparse.Namespace) -> str:
     return f"{out.name}: {status} in {time.perf_counter() - t0:.0f} s"
 
 
+@functools.cache  # asked for by the run-folder checks and by the report: made (or read) and hashed once
 def dataset_facts(dataset: str) -> dict[str, Any]:
     """The built-in dataset's version, content digest and D4RL-normalized mean episode return."""
     from orlkit.data.registry import DATASETS, make_dataset
@@ -261,7 +263,6 @@ def check_existing_runs(p: argparse.ArgumentParser, args: argparse.Namespace) ->
     def full_config(algo: str, values: dict[str, Any]) -> dict[str, Any]:
         return json.loads(json.dumps(dataclasses.asdict(config_from_dict(algo, values))))
 
-    digests: dict[str, str] = {}  # today's data of each dataset, made (or read from the cache) when first needed
     for algo in args.algos:
         try:
             wanted = full_config(algo, parse_overrides(algo, args.overrides.get(algo, [])))
@@ -271,17 +272,14 @@ def check_existing_runs(p: argparse.ArgumentParser, args: argparse.Namespace) ->
             config = run_dir(args.runs, algo, dataset, seed, precision) / "config.json"
             if not config.exists():
                 continue
-            saved_digest = json.loads(config.read_text()).get("dataset_digest", "")
-            if saved_digest:  # before any run starts: a run on other data would be refused only after the others
-                if dataset not in digests:
-                    digests[dataset] = dataset_facts(dataset)["dataset_digest"]
-                if saved_digest != digests[dataset]:
-                    p.error(f"{config.parent} was trained on other data than today's {dataset}; use another --runs "
-                            "folder")
             try:  # a resumed run rebuilds its config from the stored one plus today's defaults: compare that
-                stored = full_config(algo, json.loads(config.read_text()).get("config", {}))
+                saved = json.loads(config.read_text())
+                stored = full_config(algo, saved.get("config", {}))
             except (OrlkitError, ValueError) as e:
                 p.error(f"{config}: cannot be continued or reported ({e}); use another --runs folder")
+            # before any run starts: a run on other data would be refused only after the others had trained
+            if saved.get("dataset_digest") and saved["dataset_digest"] != dataset_facts(dataset)["dataset_digest"]:
+                p.error(f"{config.parent} was trained on other data than today's {dataset}; use another --runs folder")
             differ = [f"{k}={stored[k]} (asked {v})" for k, v in wanted.items() if stored[k] != v]
             if differ:
                 p.error(f"{config.parent} was trained with {', '.join(differ)}; use another --runs folder "

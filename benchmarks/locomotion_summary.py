@@ -21,7 +21,8 @@ from typing import Any
 
 from locomotion import beats, plot
 
-from orlkit.train.io import write_text
+from orlkit.errors import OrlkitError
+from orlkit.train.io import figure_format, write_text
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -91,6 +92,10 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=RESULTS / "locomotion-summary")
     p.add_argument("--figure", type=Path, default=HERE.parent / "docs" / "figures" / "locomotion_summary.png")
     args = p.parse_args()
+    try:
+        figure_format(args.figure)
+    except OrlkitError as e:
+        p.error(str(e))
     results = gather(SOURCES, STEPS)
     results["date"] = "runs of 2026-11-29 and -30"
     write_text(args.out.with_suffix(".json"), json.dumps(results, indent=1))

@@ -63,8 +63,8 @@ The dataset (:func:`make_pointmaze_dataset`)
     within ``hop_radius`` of the target centre, when it leaves the source and target cells, or after
     ``hop_steps`` steps. The hops run in rounds; a round is every ordered pair of neighbouring cells
     once, in a shuffled order, so every pair is covered in both directions as soon as one round fits
-    in ``n_transitions``. Pairs
-    leaving ``G`` are the one exception: a point at the goal has already ended its episode.
+    in ``n_transitions``. Pairs leaving ``G`` are the one exception: a point at the goal has already
+    ended its episode.
     Rewards and terminals are the env's own (a hop into ``G`` ends with reward 1 and
     ``terminals=True``, never a timeout). Because an episode touches only its two cells (and, on
     its last step, at most one more), and the maker requires ``S`` and ``G`` to be at least 4 hops
