@@ -350,20 +350,21 @@ def updates_for(spec: str, algo: str) -> int:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--worker", help=argparse.SUPPRESS)
-    p.add_argument("--algos", default=",".join(ALGOS))
+    p.add_argument("--algos", default=",".join(ALGOS), help="comma-separated (default: %(default)s)")
     p.add_argument("--dataset", default="hopper-medium", help="continuous-action dataset")
     p.add_argument("--discrete-dataset", default="cartpole-medium", help="dataset for discrete CQL")
-    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--seeds", type=int, default=3, help="training runs per library and algorithm (seeds 0..N-1)")
     p.add_argument("--updates", default="", help="updates per training run: N for all, or ALGO=N,... "
                    f"(default {DEFAULT_UPDATES})")
     p.add_argument("--timing-updates", type=int, default=100, help="updates per timed block (speed phase)")
     p.add_argument("--speed-rounds", type=int, default=3, help="fresh processes per library in the speed phase")
-    p.add_argument("--eval-episodes", type=int, default=10)
+    p.add_argument("--eval-episodes", type=int, default=10, help="episodes of the final evaluation")
     p.add_argument("--precision", default="fp32,bf16", help="orlkit precisions to run")
-    p.add_argument("--threads", type=int, default=os.cpu_count())
+    p.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads (default: all cores)")
     p.add_argument("--skip-train", action="store_true", help="speed and floor only")
     p.add_argument("--device", default="cpu", help="cpu or cuda (speed and floor only: needs --skip-train)")
-    p.add_argument("--out", default=str(HERE / "results" / f"compare-{time.strftime('%Y-%m-%d')}"))
+    p.add_argument("--out", default=str(HERE / "results" / f"compare-{time.strftime('%Y-%m-%d')}"),
+                   help="report path without suffix: writes .json and .md")
     p.add_argument("--force", action="store_true", help="overwrite --out's .json/.md if they exist")
     args = p.parse_args()
     if args.worker:

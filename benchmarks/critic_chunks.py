@@ -84,7 +84,7 @@ def main() -> None:
     parser.add_argument("--updates", type=int, default=60, help="--cql-update: updates per timed block")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--rows", type=int, default=7680, help="B·3N: 256 states × 30 actions for CQL's defaults")
-    parser.add_argument("--precision", default="fp32")
+    parser.add_argument("--precision", default="fp32", help="fp32 or bf16")
     args = parser.parse_args()
     if args.worker:
         print(cql_update_rate(*json.loads(args.worker)))

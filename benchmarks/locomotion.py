@@ -288,20 +288,26 @@ def check_existing_runs(p: argparse.ArgumentParser, args: argparse.Namespace) ->
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--algos", default=",".join(ALGOS))
-    p.add_argument("--datasets", default=",".join(DATASETS))
-    p.add_argument("--seeds", default="0,1,2")
-    p.add_argument("--steps", type=int, default=6_000)
-    p.add_argument("--eval-every", type=int, default=1_000)
-    p.add_argument("--eval-episodes", type=int, default=10)
-    p.add_argument("--jobs", type=int, default=2)
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--algos", default=",".join(ALGOS),
+                   help="comma-separated orlkit algorithm names (default: %(default)s)")
+    p.add_argument("--datasets", default=",".join(DATASETS),
+                   help="comma-separated built-in datasets (default: %(default)s)")
+    p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default: %(default)s)")
+    p.add_argument("--steps", type=int, default=6_000,
+                   help="gradient updates per run; a larger number later continues the same runs "
+                   "(default: %(default)s)")
+    p.add_argument("--eval-every", type=int, default=1_000, help="updates between evaluations (default: %(default)s)")
+    p.add_argument("--eval-episodes", type=int, default=10, help="episodes per evaluation (default: %(default)s)")
+    p.add_argument("--jobs", type=int, default=2, help="runs trained at once, one process each (default: %(default)s)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads per run (default: %(default)s)")
     p.add_argument("--precisions", default="fp32", help="comma-separated: fp32, bf16 (orlkit train --precision)")
-    p.add_argument("--runs", type=Path, default=Path("runs/locomotion"))
-    p.add_argument("--out", type=Path, default=HERE / "results" / f"locomotion-{datetime.date.today().isoformat()}")
+    p.add_argument("--runs", type=Path, default=Path("runs/locomotion"),
+                   help="folder of the run directories, ALGO-DATASET-seedS[-bf16] (default: %(default)s)")
+    p.add_argument("--out", type=Path, default=HERE / "results" / f"locomotion-{datetime.date.today().isoformat()}",
+                   help="report path without suffix: writes .md, .json and .png (default: results/locomotion-DATE)")
     p.add_argument("--set", action="append", default=[], metavar="ALGO:KEY=VALUE",
                    help="config override for one algorithm (repeatable), e.g. iql:tau=0.05")
-    p.add_argument("--report-only", action="store_true")
+    p.add_argument("--report-only", action="store_true", help="train nothing; report the runs that exist")
     return p
 
 

@@ -89,8 +89,10 @@ def table(results: dict[str, Any]) -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--out", type=Path, default=RESULTS / "locomotion-summary")
-    p.add_argument("--figure", type=Path, default=HERE.parent / "docs" / "figures" / "locomotion_summary.png")
+    p.add_argument("--out", type=Path, default=RESULTS / "locomotion-summary",
+                   help="report path without suffix: writes .md and .json")
+    p.add_argument("--figure", type=Path, default=HERE.parent / "docs" / "figures" / "locomotion_summary.png",
+                   help="the learning-curve figure; its suffix picks the format (default: PNG)")
     args = p.parse_args()
     try:
         figure_format(args.figure)

@@ -78,10 +78,11 @@ def sample_cost(ds, batches: int = 2000) -> float:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser()
-    p.add_argument("--n", type=int, default=1_000_000)
-    p.add_argument("--worker")
-    p.add_argument("--out", default=str(HERE / "results" / f"scale-{time.strftime('%Y-%m-%d')}"))
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--n", type=int, default=1_000_000, help="transitions (default: %(default)s)")
+    p.add_argument("--worker", help=argparse.SUPPRESS)
+    p.add_argument("--out", default=str(HERE / "results" / f"scale-{time.strftime('%Y-%m-%d')}"),
+                   help="report path without suffix: writes .json")
     args = p.parse_args()
     if args.worker:
         print(json.dumps(load_worker(args.worker)))

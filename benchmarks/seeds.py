@@ -101,11 +101,11 @@ def markdown(res: dict[str, Any]) -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--algos", default="bc,iql,td3bc,cql-continuous")
+    p.add_argument("--algos", default="bc,iql,td3bc,cql-continuous", help="comma-separated (default: %(default)s)")
     p.add_argument("--seeds", default="1,4,16", help="comma-separated numbers of seeds")
     p.add_argument("--updates", type=int, default=200, help="updates per timed block")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--precision", default="fp32")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--precision", default="fp32", help="fp32 or bf16")
     p.add_argument("--out", default=None, help="write OUT.json and OUT.md")
     args = p.parse_args()
     algos = [a.strip() for a in args.algos.split(",") if a.strip()]

@@ -53,9 +53,9 @@ def speed(name: str, updates: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--updates", type=int, default=200)
-    parser.add_argument("--json", action="store_true")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--updates", type=int, default=200, help="updates per timed block")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of lines of text")
     args = parser.parse_args()
     result = {"date": time.strftime("%Y-%m-%d"), "torch": torch.__version__, "threads": torch.get_num_threads(),
               "machine": platform.processor() or platform.machine(),
