@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -39,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from machine import cpu_name  # benchmarks/machine.py
 
 from orlkit.train.io import write_text
 
@@ -395,7 +395,7 @@ def main() -> None:
     precisions = [x.strip() for x in args.precision.split(",") if x.strip()]
     results: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d"), "command": "python benchmarks/compare.py " + " ".join(sys.argv[1:]),
-        "machine": {"cpu": platform.processor() or platform.machine(), "threads": args.threads,
+        "machine": {"cpu": cpu_name(), "threads": args.threads,
                     "torch": torch.__version__, "d3rlpy": d3rlpy.__version__, "device": args.device,
                     "gpu": torch.cuda.get_device_name() if args.device == "cuda" else None},
         "datasets": {"continuous": args.dataset, "discrete": args.discrete_dataset}, "algos": {}}

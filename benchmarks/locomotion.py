@@ -28,7 +28,6 @@ import datetime
 import functools
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -37,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from machine import cpu_name  # benchmarks/machine.py
 
 from orlkit.train.io import save_figure, write_text
 
@@ -97,7 +97,7 @@ def collect(args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {
         "date": datetime.date.today().isoformat(), "steps": args.steps, "eval_every": args.eval_every,
         "eval_episodes": args.eval_episodes, "seeds": args.seeds, "precisions": args.precisions,
-        "machine": platform.processor() or platform.machine(),
+        "machine": cpu_name(),
         "cpus": os.cpu_count(), "overrides": args.overrides,
         # --report-only trains nothing: how the runs were spread over the cores is not known then
         "jobs": None if args.report_only else args.jobs, "threads_per_job": None if args.report_only else args.threads,

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
 from pathlib import Path
@@ -30,6 +29,7 @@ import torch
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from machine import cpu_name  # noqa: E402
 from update_speed import dataset  # noqa: E402
 
 from orlkit.algos import DataSpec, config_from_dict, make_algorithm  # noqa: E402
@@ -124,7 +124,7 @@ def main() -> None:
         p.error(str(e))
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         p.error("--device cuda but torch sees no GPU")
-    name = torch.cuda.get_device_name() if args.device.startswith("cuda") else (platform.processor() or "cpu")
+    name = torch.cuda.get_device_name() if args.device.startswith("cuda") else cpu_name()
     res: dict[str, Any] = {"date": time.strftime("%Y-%m-%d"), "device": args.device, "device_name": name,
                            "torch": torch.__version__, "threads": torch.get_num_threads(),
                            "precision": args.precision, "updates": args.updates,

@@ -12,11 +12,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import platform
 import time
 
 import numpy as np
 import torch
+from machine import cpu_name  # benchmarks/machine.py
 
 from orlkit.algos import ALGORITHMS, default_config, make_algorithm
 from orlkit.algos.base import DataSpec
@@ -58,7 +58,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of lines of text")
     args = parser.parse_args()
     result = {"date": time.strftime("%Y-%m-%d"), "torch": torch.__version__, "threads": torch.get_num_threads(),
-              "machine": platform.processor() or platform.machine(),
+              "machine": cpu_name(),
               "updates_per_sec": {n: round(speed(n, args.updates), 1) for n in sorted(ALGORITHMS)}}
     if args.json:
         print(json.dumps(result))

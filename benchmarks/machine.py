@@ -1,0 +1,23 @@
+"""What CPU a benchmark ran on, in words a reader can compare: its model name and the matrix units that decide
+bf16 speed (AMX-BF16 on Intel Sapphire Rapids and later, AVX512-BF16 on AMD Zen 4 and others). Machines of the
+same kind differ here: the project's sessions have run on an AMD EPYC with AVX512-BF16 and on an Intel Xeon with
+AMX, both reported by ``platform.processor()`` as "x86_64"."""
+
+from __future__ import annotations
+
+import platform
+from pathlib import Path
+
+
+def cpu_name() -> str:
+    """``"<model name> (<bf16 units>)"`` from /proc/cpuinfo; ``platform.processor()`` where there is none."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or platform.machine()
+    fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+    fields = {k.strip(): v.strip() for k, v in fields.items()}
+    name = fields.get("model name") or platform.processor() or platform.machine()
+    flags = set(fields.get("flags", "").split())
+    units = [label for flag, label in (("amx_bf16", "AMX-BF16"), ("avx512_bf16", "AVX512-BF16")) if flag in flags]
+    return f"{name} ({', '.join(units)})" if units else name
