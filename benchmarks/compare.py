@@ -144,6 +144,10 @@ def speed_worker(task: dict[str, Any]) -> dict[str, Any]:
     n = task["timing_updates"]
     device = task.get("device", "cpu")
     out: dict[str, Any] = {}
+    from orlkit.train.malloc import tune_malloc
+
+    if task["lib"] == "orlkit" or task.get("d3rlpy_malloc"):
+        tune_malloc()  # what orlkit's train() does before its first update (d3rlpy: only with --d3rlpy-malloc)
     if task["lib"] == "orlkit":
         algo, sampler = orlkit_algo(task["algo"], ds, 0, device)
         precision = task["precision"]
@@ -222,6 +226,10 @@ def train_worker(task: dict[str, Any]) -> dict[str, Any]:
     else:
         import gc
 
+        if task.get("d3rlpy_malloc"):
+            from orlkit.train.malloc import tune_malloc
+
+            tune_malloc()
         algo = d3rlpy_algo(task["algo"], seed)
         t0 = time.perf_counter()  # the conversion to d3rlpy's dataset counts, as orlkit's data preparation does
         buffer = d3rlpy_dataset(ds)
@@ -328,6 +336,9 @@ def markdown(results: dict[str, Any]) -> str:
     where = f"{m['gpu']} (CUDA), host {m['cpu']}" if m.get("gpu") else m["cpu"]
     lines += ["", f"Measured {results['date']} on {where} ({m['threads']} threads), torch {m['torch']}, "
               f"d3rlpy {m['d3rlpy']}. Datasets: {results['datasets']}. Command: `{results['command']}`"]
+    if "malloc_tuned" in m:
+        tuned = [lib for lib, on in m["malloc_tuned"].items() if on]
+        lines += ["", f"glibc allocator settings of orlkit.train.malloc applied in: {', '.join(tuned) or 'none'}."]
     return "\n".join(lines)
 
 
@@ -366,6 +377,9 @@ def main() -> None:
     p.add_argument("--out", default=str(HERE / "results" / f"compare-{time.strftime('%Y-%m-%d')}"),
                    help="report path without suffix: writes .json and .md")
     p.add_argument("--force", action="store_true", help="overwrite --out's .json/.md if they exist")
+    p.add_argument("--d3rlpy-malloc", action="store_true",
+                   help="give d3rlpy's processes the glibc allocator settings orlkit's train() makes "
+                        "(orlkit.train.malloc); by default d3rlpy runs as a user would run it")
     args = p.parse_args()
     if args.worker:
         task = json.loads(args.worker)
@@ -397,7 +411,8 @@ def main() -> None:
         "date": time.strftime("%Y-%m-%d"), "command": "python benchmarks/compare.py " + " ".join(sys.argv[1:]),
         "machine": {"cpu": cpu_name(), "threads": args.threads,
                     "torch": torch.__version__, "d3rlpy": d3rlpy.__version__, "device": args.device,
-                    "gpu": torch.cuda.get_device_name() if args.device == "cuda" else None},
+                    "gpu": torch.cuda.get_device_name() if args.device == "cuda" else None,
+                    "malloc_tuned": {"orlkit": True, "d3rlpy": args.d3rlpy_malloc}},
         "datasets": {"continuous": args.dataset, "discrete": args.discrete_dataset}, "algos": {}}
     for name in (args.dataset, args.discrete_dataset):
         load_data(name)  # make and cache once, outside any timing
@@ -406,7 +421,7 @@ def main() -> None:
         updates = updates_for(args.updates, algo)
         entry: dict[str, Any] = {"dataset": dataset, "updates": updates, "speed": {}, "train": {}}
         base = {"algo": algo, "dataset": dataset, "timing_updates": args.timing_updates,
-                "eval_episodes": args.eval_episodes, "device": args.device}
+                "eval_episodes": args.eval_episodes, "device": args.device, "d3rlpy_malloc": args.d3rlpy_malloc}
         keys = [(f"orlkit-{pr}", "orlkit", pr) for pr in precisions] + [("d3rlpy", "d3rlpy", "fp32")]
         # Speed: --speed-rounds rounds, each a fresh process per library and precision, in turn; the median over
         # rounds (a process's own rate is the median of 3 blocks). Processes differ more than blocks within one.

@@ -35,6 +35,7 @@ from orlkit.nets.precision import autocast, check_precision
 from orlkit.train.checkpoint import latest_checkpoint, load_checkpoint, read_checkpoint, save_checkpoint
 from orlkit.train.evaluate import evaluate
 from orlkit.train.io import read_jsonl, write_json, write_jsonl
+from orlkit.train.malloc import tune_malloc
 
 
 @dataclass
@@ -244,6 +245,7 @@ def train(run: RunConfig, out_dir: str | Path, resume: bool = False, progress: b
           dataset: TransitionDataset | None = None) -> dict[str, Any]:
     """Train ``run`` into ``out_dir``; returns the summary (also written to ``summary.json``)."""
     r = _Run(run, out_dir, resume, dataset)
+    tune_malloc()
     run, algo, sampler = r.run, r.algo, r.sampler
     sync = _device_sync(run.device)
     update_time, t_start = 0.0, time.perf_counter()
@@ -278,6 +280,7 @@ def train_together(run: RunConfig, seeds: list[int], out_dirs: list[str | Path],
     if dataset is None:
         dataset = _dataset_for(run, None)  # loaded once for all seeds
     digest = dataset.digest()
+    tune_malloc()
     runs: list[_Run] = []
     for s, d in zip(seeds, out_dirs, strict=True):
         runs.append(_Run(dataclasses.replace(run, seed=s), d, resume, dataset, digest))

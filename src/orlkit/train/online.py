@@ -42,6 +42,7 @@ from orlkit.rewards.base import RewardModel, call_reward, relabel_rewards
 from orlkit.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from orlkit.train.evaluate import evaluate
 from orlkit.train.io import atomic_write, read_jsonl, write_json, write_jsonl
+from orlkit.train.malloc import tune_malloc
 
 
 @dataclass
@@ -232,6 +233,7 @@ def train_online(algo: Algorithm, run: OnlineConfig, out_dir: str | Path | None 
         check_no_wrap(run, n_initial, "--initial-fraction needs every initial row kept")
     buffer = ReplayBuffer(algo.spec.obs_dim, algo.spec.action_dim, min(run.buffer_size, run.steps + n_initial),
                           seed=run.seed)
+    tune_malloc()
     rng = np.random.default_rng(run.seed)
     out = Path(out_dir) if out_dir is not None else None
     start, episode = 0, 0
