@@ -57,3 +57,25 @@ def test_weights_changed_by_an_optimizer_step_are_seen_in_the_same_bf16_region()
             net[0].weight.add_(1.0)
         after = net(x)
     assert not torch.allclose(before, after)
+
+
+def test_backward_of_float32_last_layer_stays_float32():
+    """Algorithm._step runs the backward pass outside autocast: the last layer's weight gradient is the float32
+    product of its (bf16-computed) input and the output's gradient, not recomputed in bf16 (about 1e-3 off)."""
+    from types import SimpleNamespace
+
+    from orlkit.algos.base import Algorithm
+
+    torch.manual_seed(0)
+    net = mlp(6, 1, (64,))
+    seen = {}
+    net[1].register_forward_hook(lambda m, i, o: seen.update(h=o.detach()))
+    x = torch.randn(512, 6)
+    fake = SimpleNamespace(optimizers={"net": torch.optim.SGD(net.parameters(), lr=0.0)}, device=torch.device("cpu"))
+    with autocast("bf16"):
+        out = net(x)
+        Algorithm._step(fake, "net", out.pow(2).mean())
+    assert seen["h"].dtype == torch.bfloat16
+    g = 2 * out.detach() / len(x)  # d loss / d out, (512, 1)
+    expected = g.T @ seen["h"].float()  # (1, 64), float32
+    torch.testing.assert_close(net[2].weight.grad, expected, rtol=1e-5, atol=1e-7)

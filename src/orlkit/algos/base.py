@@ -113,7 +113,13 @@ class Algorithm:
         """One optimizer step of ``self.optimizers[name]`` on ``loss``."""
         opt = self.optimizers[name]
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        if torch.is_autocast_enabled(self.device.type):
+            # The backward pass outside autocast: each op's gradient in its forward's dtypes. Inside it, autocast
+            # recast the float32 last layers' backward matmuls to bf16, with three extra casts of their input.
+            with torch.autocast(self.device.type, enabled=False):
+                loss.backward()
+        else:
+            loss.backward()
         opt.step()
 
     @torch.no_grad()
