@@ -258,8 +258,22 @@ def run_task(task: dict[str, Any], threads: int) -> dict[str, Any]:
     if proc.returncode != 0:
         raise RuntimeError(f"worker failed ({proc.returncode}): {task}")
     out = json.loads(stdout.strip().splitlines()[-1])
-    out["peak_rss_mb"] = usage.ru_maxrss / 1024  # Linux: kilobytes
+    if out.get("peak_rss_mb") is None:  # no /proc: the child's maximum as the kernel reports it
+        out["peak_rss_mb"] = usage.ru_maxrss / 1024  # Linux: kilobytes
     return out
+
+
+def own_peak_rss_mb() -> float | None:
+    """This process's peak resident memory since it exec'd (``VmHWM``). Not ``ru_maxrss``: Linux carries the parent's
+    resident size at fork into the child's maximum across exec, so every worker of a parent that had made a
+    1M-transition dataset reported that parent's 892 MB."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
+    return None
 
 
 # ---------------------------------------------------------------------------------------------- report
@@ -387,6 +401,7 @@ def main() -> None:
 
         torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", os.cpu_count())))
         out = speed_worker(task) if task["phase"] == "speed" else train_worker(task)
+        out["peak_rss_mb"] = own_peak_rss_mb()
         print(json.dumps(out))
         return
     if args.speed_rounds < 1:
