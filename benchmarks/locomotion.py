@@ -183,7 +183,7 @@ def table(results: dict[str, Any]) -> str:
         f"dataset's own mean episode return. Dataset versions: "
         + ", ".join(f"{d} {e['dataset_version']}" + unverified(e) for d, e in results["datasets"].items()
                     if "dataset_version" in e)
-        + f". {results['date']}, {results['cpus']} CPU cores, "
+        + f". {results['date']}, {results['cpus']} CPU cores ({results.get('machine', 'machine not recorded')}), "
         + (f"{results['jobs']} run(s) at once x {results['threads_per_job']} thread(s)." if results.get("jobs")
            else "rebuilt from run folders made earlier (how many ran at once is not recorded).")
         + "".join(f" {a} with {', '.join(o)} (other settings default)."
