@@ -422,12 +422,15 @@ def main() -> None:
     if unknown:
         raise SystemExit(f"unknown algorithm(s) {unknown}; choose from {', '.join(ALGOS)}")
     precisions = [x.strip() for x in args.precision.split(",") if x.strip()]
+    from orlkit.train.malloc import tune_malloc
+
+    malloc_tuned = tune_malloc()  # whether the workers' tune_malloc() takes effect: they share this platform and env
     results: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d"), "command": "python benchmarks/compare.py " + " ".join(sys.argv[1:]),
         "machine": {"cpu": cpu_name(), "threads": args.threads,
                     "torch": torch.__version__, "d3rlpy": d3rlpy.__version__, "device": args.device,
                     "gpu": torch.cuda.get_device_name() if args.device == "cuda" else None,
-                    "malloc_tuned": {"orlkit": True, "d3rlpy": args.d3rlpy_malloc}},
+                    "malloc_tuned": {"orlkit": malloc_tuned, "d3rlpy": malloc_tuned and args.d3rlpy_malloc}},
         "datasets": {"continuous": args.dataset, "discrete": args.discrete_dataset}, "algos": {}}
     for name in (args.dataset, args.discrete_dataset):
         load_data(name)  # make and cache once, outside any timing

@@ -41,14 +41,19 @@ def _apply() -> bool:
         return False
     if "MALLOC_MMAP_THRESHOLD_" in os.environ or "MALLOC_TRIM_THRESHOLD_" in os.environ:
         return False
-    name = ctypes.util.find_library("c")
-    if not name:
+    libc = None
+    for name in ("libc.so.6", ctypes.util.find_library("c")):  # glibc's soname first: find_library runs ldconfig
+        try:
+            libc = ctypes.CDLL(name) if name else None
+            break
+        except OSError:
+            continue
+    if libc is None:
         return False
     try:
-        libc = ctypes.CDLL(name)
         libc.gnu_get_libc_version  # noqa: B018 (glibc only: musl and others have no mallopt with these numbers)
         mallopt = libc.mallopt
-    except (OSError, AttributeError):
+    except AttributeError:
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD))
