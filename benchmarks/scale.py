@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -21,6 +20,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from machine import cpu_name  # benchmarks/machine.py
 
 from orlkit.train.io import write_text
 
@@ -53,9 +53,16 @@ def load_worker(path: str) -> dict:
     load_s = time.perf_counter() - t0
     sampler = ds.sampler(256, seed=0)
     sampler.sample()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = hwm_mb()
     return {"load_s": load_s, "rss_increase_mb": rss_mb() - before, "peak_rss_mb": peak,
             "raw_mb": raw_bytes(ds) / 2**20}
+
+
+def hwm_mb() -> float:
+    """This process's peak resident memory since exec (``VmHWM``; ``ru_maxrss`` would include the parent's size at
+    fork, and the parent holds the synthetic dataset)."""
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) / 1024
 
 
 def rss_mb() -> float:
@@ -90,8 +97,8 @@ def main() -> None:
     from orlkit.data.formats import save_dataset
 
     ds = synthetic(args.n)
-    result = {"date": time.strftime("%Y-%m-%d"), "n": args.n, "raw_mb": raw_bytes(ds) / 2**20, "load": {},
-              "sample_us": {}}
+    result = {"date": time.strftime("%Y-%m-%d"), "machine": cpu_name(), "n": args.n, "raw_mb": raw_bytes(ds) / 2**20,
+              "load": {}, "sample_us": {}}
     with tempfile.TemporaryDirectory() as tmp:
         for suffix in (".npz", ".hdf5", ".parquet"):
             path = Path(tmp) / f"data{suffix}"
