@@ -6,12 +6,12 @@ hands it back to the OS on ``free``, so every step faults those pages in again, 
 the top of the heap once more than 128 KiB lie there. :func:`tune_malloc` raises both limits for this process
 (``mallopt``: blocks under 32 MiB come from the heap, up to 128 MiB of freed memory stays there for the next step),
 as ``MALLOC_MMAP_THRESHOLD_`` and ``MALLOC_TRIM_THRESHOLD_`` would. Measured on the project's 2-core Intel Xeon
-(benchmarks/README.md#allocator): bf16 CQL's update about 1.3× faster, fp32 CQL about 1.1×.
+(benchmarks/README.md#allocator): bf16 CQL's update 1.2–1.3× faster, fp32 CQL about 1.1×.
 
 ``orlkit.train.fit.train`` and ``train_together`` (``orlkit train``) and ``orlkit.train.online.train_online``
 (``orlkit online``) call it before their first update. It changes nothing where the C library is not
 glibc, where the user set either environment variable (theirs wins), or with ``ORLKIT_MALLOC_TUNING=0``. The cost:
-up to 128 MiB of freed memory is kept by the process instead of returned to the OS.
+up to 128 MiB of freed memory per malloc arena is kept by the process instead of returned to the OS.
 """
 
 from __future__ import annotations
@@ -41,13 +41,14 @@ def _apply() -> bool:
         return False
     if "MALLOC_MMAP_THRESHOLD_" in os.environ or "MALLOC_TRIM_THRESHOLD_" in os.environ:
         return False
-    libc = None
-    for name in ("libc.so.6", ctypes.util.find_library("c")):  # glibc's soname first: find_library runs ldconfig
+    try:
+        libc = ctypes.CDLL("libc.so.6")  # glibc's soname; find_library (which runs ldconfig) only if that fails
+    except OSError:
+        name = ctypes.util.find_library("c")
         try:
             libc = ctypes.CDLL(name) if name else None
-            break
         except OSError:
-            continue
+            libc = None
     if libc is None:
         return False
     try:
