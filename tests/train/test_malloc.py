@@ -57,5 +57,6 @@ def test_training_allocations_come_from_the_heap_after_tuning():
 
 def test_opt_outs_leave_glibc_alone():
     assert probe(ORLKIT_MALLOC_TUNING="0")["applied"] is False
+    assert probe(ORLKIT_MALLOC_TUNING="Off")["applied"] is False
     assert probe(MALLOC_MMAP_THRESHOLD_="1000000")["applied"] is False  # the user's own setting wins
     assert probe(MALLOC_TRIM_THRESHOLD_="1000000")["applied"] is False

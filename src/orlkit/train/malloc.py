@@ -10,7 +10,8 @@ as ``MALLOC_MMAP_THRESHOLD_`` and ``MALLOC_TRIM_THRESHOLD_`` would. Measured on 
 
 ``orlkit.train.fit.train`` and ``train_together`` (``orlkit train``) and ``orlkit.train.online.train_online``
 (``orlkit online``) call it before their first update. It changes nothing where the C library is not
-glibc, where the user set either environment variable (theirs wins), or with ``ORLKIT_MALLOC_TUNING=0``. The cost:
+glibc, where the user set either environment variable (theirs wins), or with ``ORLKIT_MALLOC_TUNING=0``
+(or ``false``, ``no``, ``off``). The cost:
 up to 128 MiB of freed memory per malloc arena is kept by the process instead of returned to the OS.
 """
 
@@ -37,7 +38,7 @@ def tune_malloc() -> bool:
 
 
 def _apply() -> bool:
-    if os.environ.get("ORLKIT_MALLOC_TUNING", "1") == "0":
+    if os.environ.get("ORLKIT_MALLOC_TUNING", "1").strip().lower() in ("0", "false", "no", "off"):
         return False
     if "MALLOC_MMAP_THRESHOLD_" in os.environ or "MALLOC_TRIM_THRESHOLD_" in os.environ:
         return False
