@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from machine import cpu_name  # benchmarks/machine.py
+from machine import cpu_name, peak_rss_mb  # benchmarks/machine.py
 
 from orlkit.train.io import write_text
 
@@ -263,19 +263,6 @@ def run_task(task: dict[str, Any], threads: int) -> dict[str, Any]:
     return out
 
 
-def own_peak_rss_mb() -> float | None:
-    """This process's peak resident memory since it exec'd (``VmHWM``). Not ``ru_maxrss``: Linux carries the parent's
-    resident size at fork into the child's maximum across exec, so every worker of a parent that had made a
-    1M-transition dataset reported that parent's 892 MB."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024  # kB
-    except OSError:
-        pass
-    return None
-
-
 # ---------------------------------------------------------------------------------------------- report
 def iqm_ci(x: list[float], n_boot: int = 2000, seed: int = 0) -> tuple[float, float, float]:
     """IQM (25% trimmed mean, rliable's convention) and a percentile bootstrap 95% interval over runs."""
@@ -401,7 +388,7 @@ def main() -> None:
 
         torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", os.cpu_count())))
         out = speed_worker(task) if task["phase"] == "speed" else train_worker(task)
-        out["peak_rss_mb"] = own_peak_rss_mb()
+        out["peak_rss_mb"] = peak_rss_mb()
         print(json.dumps(out))
         return
     if args.speed_rounds < 1:

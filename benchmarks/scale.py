@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from machine import cpu_name  # benchmarks/machine.py
+from machine import cpu_name, peak_rss_mb  # benchmarks/machine.py
 
 from orlkit.train.io import write_text
 
@@ -53,16 +53,9 @@ def load_worker(path: str) -> dict:
     load_s = time.perf_counter() - t0
     sampler = ds.sampler(256, seed=0)
     sampler.sample()
-    peak = hwm_mb()
+    peak = peak_rss_mb()
     return {"load_s": load_s, "rss_increase_mb": rss_mb() - before, "peak_rss_mb": peak,
             "raw_mb": raw_bytes(ds) / 2**20}
-
-
-def hwm_mb() -> float:
-    """This process's peak resident memory since exec (``VmHWM``; ``ru_maxrss`` would include the parent's size at
-    fork, and the parent holds the synthetic dataset)."""
-    with open("/proc/self/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) / 1024
 
 
 def rss_mb() -> float:
