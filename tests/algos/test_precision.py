@@ -79,3 +79,32 @@ def test_backward_of_float32_last_layer_stays_float32():
     g = 2 * out.detach() / len(x)  # d loss / d out, (512, 1)
     expected = g.T @ seen["h"].float()  # (1, 64), float32
     torch.testing.assert_close(net[2].weight.grad, expected, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("helper", ["orlkit", "torch.func"])
+def test_several_seeds_gradient_of_float32_last_layer_stays_float32(helper):
+    """The several-seeds path (vmap of grad_and_value inside bf16 autocast) gets the same float32 last-layer weight
+    gradient as Algorithm._step: orlkit's grad_and_value takes it outside autocast; torch.func's, inside, does not."""
+    import torch.func
+
+    from orlkit.nets import precision
+
+    torch.manual_seed(0)
+    net = mlp(6, 1, (64,))
+    params = {k: v.detach().unsqueeze(0) for k, v in net.named_parameters()}  # one seed: (1, ...)
+    x = torch.randn(512, 6)
+
+    def loss(p, x):  # returns the hidden activations as they were computed under vmap (a batched kernel)
+        out = torch.func.functional_call(net, p, (x,))
+        h = torch.func.functional_call(net[:2], {k: v for k, v in p.items() if k.startswith("0.")}, (x,))
+        return out.pow(2).mean(), (h, out)
+
+    gv = precision.grad_and_value if helper == "orlkit" else torch.func.grad_and_value
+    with autocast("bf16"):
+        grads, (_, (h, out)) = torch.func.vmap(gv(loss, has_aux=True))(params, x.unsqueeze(0))
+    assert h.dtype == torch.bfloat16 and out.dtype == torch.float32
+    expected = (2 * out[0] / len(x)).T @ h[0].float()  # (1, 64), float32
+    if helper == "orlkit":
+        torch.testing.assert_close(grads["2.weight"][0], expected, rtol=1e-5, atol=1e-7)
+    else:  # what the several-seeds path did before: the backward matmul recomputed in bf16
+        assert not torch.allclose(grads["2.weight"][0], expected, rtol=1e-3, atol=1e-7)

@@ -269,3 +269,17 @@ def test_cli_seeds(continuous_path: str, tmp_path, capsys) -> None:
     capsys.readouterr()
     assert main(["train", "bc", "--dataset", continuous_path, "--seeds", "0,1", "--seed", "2"]) == 2
     assert "give --seed or --seeds, not both" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["bc", "iql", "td3bc", "cql-continuous"])
+def test_bf16_several_seeds_train_with_float32_weights(name):
+    """--precision bf16 with several seeds: finite metrics, float32 weights that moved, and the seeds still differ."""
+    ds = dataset(False)
+    config = {"batch_size": 32, "hidden": (16, 16), **({"n_action_samples": 3} if name == "cql-continuous" else {})}
+    before = build(name, ds, 0, **{k: v for k, v in config.items() if k not in ("batch_size", "hidden")})
+    algos, logs = train_seeds(name, ds, [0, 1], steps=4, config=config, precision="bf16", log_every=2)
+    assert all(np.isfinite(v) for row in logs for r in row for v in r.values())
+    for algo in algos:
+        assert all(t.dtype == torch.float32 for t in state(algo).values())
+    assert any(not torch.equal(t, state(before)[k]) for k, t in state(algos[0]).items())
+    assert any(not torch.equal(t, state(algos[1])[k]) for k, t in state(algos[0]).items())

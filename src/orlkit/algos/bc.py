@@ -25,11 +25,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.func import grad_and_value, vmap
+from torch.func import vmap
 
 from orlkit.algos.base import Algorithm, DataSpec, adam, to_floats
 from orlkit.data.dataset import Batch, TransitionDataset
 from orlkit.nets import mlp
+from orlkit.nets.precision import grad_and_value
 
 if TYPE_CHECKING:
     from orlkit.train.seeds import SeedStack

@@ -18,12 +18,13 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import torch
-from torch.func import grad_and_value, vmap
+from torch.func import vmap
 
 from orlkit.algos.base import Algorithm, DataSpec, adam, polyak_update, to_floats
 from orlkit.data.dataset import Batch
 from orlkit.nets.ensemble import Critic
 from orlkit.nets.policies import DeterministicPolicy
+from orlkit.nets.precision import grad_and_value
 
 if TYPE_CHECKING:
     from orlkit.train.seeds import SeedStack

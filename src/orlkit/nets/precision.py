@@ -7,16 +7,19 @@ of every network (:class:`OutputLinear`, :class:`orlkit.nets.ensemble.EnsembleLi
 ``full_precision=True``) runs in float32 on a float32 input: Q-values, values, log-stds and logits keep
 24 bits of mantissa, so a TD target r + γQ' is not rounded to bf16's 8 bits (Q ≈ 300 would be off by
 about 1). The hidden layers, where the FLOPs are, run in bf16. Backward passes run outside autocast
-(``Algorithm._step``), each op's gradient in its forward's dtypes; the several-seeds path (``orlkit.train.seeds``,
-``torch.func``) takes its gradients inside the forward's autocast region, so there the last layers' weight gradients
-are computed in bf16 (up to about 2 % off in a test of one layer).
+(``Algorithm._step``; :func:`grad_and_value` for the several-seeds path, ``orlkit.train.seeds``), each op's gradient
+in its forward's dtypes. Inside autocast, autocast would recast the float32 last layer's backward matmuls to bf16
+(its weight gradient about 2 % off in a test of one layer).
 """
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
+from typing import Any
 
 import torch
+import torch.utils._pytree as pytree
 from torch import nn
 
 from orlkit.errors import OrlkitError
@@ -48,3 +51,29 @@ class OutputLinear(nn.Linear):
             with torch.autocast(x.device.type, enabled=False):
                 return super().forward(x.float())
         return super().forward(x)
+
+
+def grad_and_value(func: Callable, has_aux: bool = False) -> Callable:
+    """``torch.func.grad_and_value(func, has_aux)`` whose backward pass runs outside autocast.
+
+    Called inside a bf16 autocast region (as ``orlkit.train.seeds`` calls ``update_seeds``), ``func``'s forward
+    still runs under that autocast, but the gradient is taken with autocast off, as ``Algorithm._step`` does for a
+    single run: each op's gradient in its forward's dtypes, so a float32 last layer gets a float32 weight gradient.
+    Outside autocast it is ``torch.func.grad_and_value``.
+    """
+
+    def run(*args: Any) -> Any:
+        tensors = [x for x in pytree.tree_leaves(args) if isinstance(x, torch.Tensor)]
+        device = tensors[0].device.type if tensors else "cpu"
+        if not torch.is_autocast_enabled(device):
+            return torch.func.grad_and_value(func, has_aux=has_aux)(*args)
+        dtype = torch.get_autocast_dtype(device)
+
+        def forward(*a: Any) -> Any:
+            with torch.autocast(device, dtype=dtype, cache_enabled=False):
+                return func(*a)
+
+        with torch.autocast(device, enabled=False):
+            return torch.func.grad_and_value(forward, has_aux=has_aux)(*args)
+
+    return run
