@@ -92,6 +92,17 @@ def dataset_facts(dataset: str) -> dict[str, Any]:
             "dataset_version": DATASETS[dataset].version, "dataset_digest": ds.digest()}
 
 
+def other_data(run: Path, config: dict[str, Any], dataset: str) -> str | None:
+    """Why the run in ``run`` (its stored ``config``) cannot count for today's ``dataset``, or None when it can: a
+    run records its data's content digest, and a run trained on other data (another version, another machine's
+    floating point) is neither continued nor reported. Runs from before digests were recorded pass."""
+    facts = dataset_facts(dataset)
+    if config.get("dataset_digest", "") in ("", facts["dataset_digest"]):
+        return None
+    return (f"{run} was trained on other data than today's {dataset} (version {facts['dataset_version']}); "
+            "report it from the run folders of that data or use another --runs folder")
+
+
 def collect(args: argparse.Namespace) -> dict[str, Any]:
     """Curves and final scores from the run folders (only runs that reached ``--steps``)."""
     results: dict[str, Any] = {
@@ -120,10 +131,8 @@ def collect(args: argparse.Namespace) -> dict[str, Any]:
                 last3.append(float(np.mean([r["normalized_score"] for r in rows[-3:]])))
                 summary = json.loads((out / "summary.json").read_text())
                 config = json.loads((out / "config.json").read_text())  # a resumed run keeps its own settings
-                if config.get("dataset_digest", "") not in ("", entry["dataset_digest"]):
-                    raise SystemExit(f"{out} was trained on other data than today's {dataset} (version "
-                                     f"{entry['dataset_version']}); report it from the run folders of that data "
-                                     "or use another --runs folder")
+                if (why := other_data(out, config, dataset)) is not None:
+                    raise SystemExit(why)
                 unrecorded += int(not config.get("dataset_digest"))
                 results["run_settings"].add((config["eval_every"], config["eval_episodes"]))
                 speeds.append(summary["updates_per_sec"])
@@ -278,8 +287,8 @@ def check_existing_runs(p: argparse.ArgumentParser, args: argparse.Namespace) ->
             except (OrlkitError, ValueError) as e:
                 p.error(f"{config}: cannot be continued or reported ({e}); use another --runs folder")
             # before any run starts: a run on other data would be refused only after the others had trained
-            if saved.get("dataset_digest") and saved["dataset_digest"] != dataset_facts(dataset)["dataset_digest"]:
-                p.error(f"{config.parent} was trained on other data than today's {dataset}; use another --runs folder")
+            if (why := other_data(config.parent, saved, dataset)) is not None:
+                p.error(why)
             differ = [f"{k}={stored[k]} (asked {v})" for k, v in wanted.items() if stored[k] != v]
             if differ:
                 p.error(f"{config.parent} was trained with {', '.join(differ)}; use another --runs folder "
