@@ -92,6 +92,10 @@ def dataset_facts(dataset: str) -> dict[str, Any]:
             "dataset_version": DATASETS[dataset].version, "dataset_digest": ds.digest()}
 
 
+def seeds(n: int) -> str:
+    return f"{n} seed" + "s" * (n != 1)
+
+
 def other_data(run: Path, config: dict[str, Any], dataset: str) -> str | None:
     """Why the run in ``run`` (its stored ``config``) cannot count for today's ``dataset``, or None when it can: a
     run records its data's content digest, and a run trained on other data (another version, another machine's
@@ -178,7 +182,7 @@ def table(results: dict[str, Any]) -> str:
         cells = [dataset, f"{entry['behavior_score']:.1f}"]
         for a in algos:
             r = algs.get(a)
-            cells.append(f"{r['score_mean']:.1f} ± {r['score_std']:.1f} ({r['seeds_done']} seeds)" if r else "—")
+            cells.append(f"{r['score_mean']:.1f} ± {r['score_std']:.1f} ({seeds(r['seeds_done'])})" if r else "—")
         for a in algos:
             if a.startswith("bc"):
                 continue
@@ -216,7 +220,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
             table_ = np.array([[dict(zip(c["steps"], c["scores"], strict=True))[s] for s in common]
                                for c in r["curves"]])
             mean, std = table_.mean(0), table_.std(0)
-            ax.plot(common, mean, marker="o", ms=3, color=f"C{i}", label=f"{algo} ({len(r['curves'])} seeds)")
+            ax.plot(common, mean, marker="o", ms=3, color=f"C{i}", label=f"{algo} ({seeds(len(r['curves']))})")
             ax.fill_between(common, mean - std, mean + std, color=f"C{i}", alpha=0.2)
         ax.axhline(entry["behavior_score"], color="gray", linestyle="--", label="behavior data")
         ax.set(title=dataset, xlabel="gradient updates", ylabel="D4RL-normalized score")
