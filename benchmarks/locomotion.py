@@ -130,7 +130,10 @@ def collect(args: argparse.Namespace) -> dict[str, Any]:
                 rows = [json.loads(x) for x in (out / "eval.jsonl").read_text().splitlines() if x.strip()]
                 rows = [r for r in rows if r["step"] <= args.steps]
                 curves.append({"seed": seed, "steps": [r["step"] for r in rows],
-                               "scores": [r["normalized_score"] for r in rows]})
+                               "scores": [r["normalized_score"] for r in rows],
+                               # the critic's start-state estimate and the real discounted return beside it
+                               "q_estimates": [r.get("q_estimate") for r in rows],
+                               "discounted_returns": [r.get("discounted_return_mean") for r in rows]})
                 finals.append(rows[-1]["normalized_score"])
                 last3.append(float(np.mean([r["normalized_score"] for r in rows[-3:]])))
                 summary = json.loads((out / "summary.json").read_text())
