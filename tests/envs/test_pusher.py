@@ -112,9 +112,10 @@ def test_pushing_moves_the_block_along_the_contact_normal():
     assert env.block[1] == pytest.approx(-0.6 + CONTACT + 5 * 0.06)
     assert env.block[0] == pytest.approx(0.5)
     assert np.hypot(*np.subtract(env.block, env.pusher)) == pytest.approx(CONTACT)
-    env.step(np.array([1.0, 0.0]))  # moving sideways away from the contact leaves the block alone
     before = env.block
-    env.step(np.array([0.0, -1.0]))
+    env.step(np.array([1.0, 0.0]))  # moving sideways, out of contact, leaves the block alone
+    assert env.block == before
+    env.step(np.array([0.0, -1.0]))  # and so does moving away from it
     assert env.block == before
 
 

@@ -238,8 +238,10 @@ def test_active_query_labels_the_highest_reward_candidate():
     q = clf.active_query(candidates, teacher)
     assert q.index == int(logits.argmax()) and q.logit == pytest.approx(float(logits.max()))
     assert len(asked) == 1 and asked[0].shape == (2,)
+    truth = bool(np.linalg.norm(candidates[q.index] - SUCCESS_CENTER) <= SUCCESS_RADIUS)
+    assert q.label == truth  # the teacher's answer, filed with the right class
     n_pos, n_neg = clf.sampler.positives.size, clf.sampler.negatives.size
-    assert (n_pos, n_neg) == ((65, 128) if q.label else (64, 129))
+    assert (n_pos, n_neg) == ((65, 128) if truth else (64, 129))
     assert clf.n_queries == 1
     q2 = clf.active_query(pos[:3], lambda s: True)
     assert q2.label and clf.sampler.positives.size == n_pos + 1

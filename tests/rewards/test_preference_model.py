@@ -151,13 +151,24 @@ def test_reward_model_protocol_shapes_and_normalisation():
                                    r.reshape(3, -1, T)[:, :4].sum(-1))  # (E, S, T) → sums
 
 
-def test_bootstrap_members_see_different_pairs_and_differ():
+def test_bootstrap_members_see_different_pairs_and_differ(monkeypatch):
     data, _ = linear_problem(n_queries=400)
     model = PreferenceRewardModel(OBS_DIM, ACT_DIM, small_config())
     boot = model.bootstrap_indices(300)
     assert boot.shape == (3, 300) and not torch.equal(boot[0], boot[1])
     assert len(boot[0].unique()) < 300  # with replacement: some pairs drawn twice, others not at all
+    seen, update = [], model.update
+
+    def spy(batch, indices=None):
+        seen.append(indices.clone())
+        return update(batch, indices)
+
+    monkeypatch.setattr(model, "update", spy)
     model.fit(data, steps=30)
+    used = torch.stack(seen)  # (steps, E, b): the pairs each member trained on in fit
+    assert used.shape[:2] == (30, 3)
+    pairs = [set(used[:, e].flatten().tolist()) for e in range(3)]
+    assert pairs[0] != pairs[1] and pairs[1] != pairs[2]
     obs = torch.randn(64, OBS_DIM, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         r = model.member_rewards(obs, torch.zeros(64, ACT_DIM))

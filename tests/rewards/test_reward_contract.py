@@ -25,7 +25,9 @@ def _batch(seed=0):
     return obs, rng.uniform(-1, 1, (N, ACT)).astype(np.float32), rng.normal(size=(N, OBS)).astype(np.float32)
 
 
-def _trained(kind: str) -> RewardModel:
+def _trained(kind: str, steps: int = 5) -> RewardModel:
+    """A small reward model of ``kind`` after ``steps`` updates (0: as initialised; the same seed either way)."""
+    torch.manual_seed(0)
     obs, act, nxt = _batch()
     if kind == "preference":
         m = PreferenceRewardModel(OBS, ACT, PreferenceConfig(hidden=(16,), batch_size=8))
@@ -33,15 +35,17 @@ def _trained(kind: str) -> RewardModel:
         data = PreferenceData(segs)
         for i in range(0, len(segs) - 1, 2):
             data.add_pair(i, i + 1, float(segs[i].rewards.sum() > segs[i + 1].rewards.sum()))
-        m.fit(data, steps=5)
+        if steps:
+            m.fit(data, steps=steps)
         return m
     if kind == "goal_classifier":
         m = GoalClassifier(OBS, GoalClassifierConfig(hidden=(16,), batch_size=16))
-        m.train_frozen(obs[:20], obs[20:], steps=5)
+        if steps:
+            m.train_frozen(obs[:20], obs[20:], steps=steps)
         return m
     m = make_discriminator(OBS, ACT, AdversarialConfig(kind=kind, hidden=(16,), batch_size=16))
     logp = (lambda o, a: torch.zeros(len(o))) if kind == "airl" else None
-    for _ in range(5):
+    for _ in range(steps):
         m.update({"obs": obs[:32], "actions": act[:32], "next_obs": nxt[:32]},
                  {"obs": obs[32:], "actions": act[32:], "next_obs": nxt[32:]}, policy_logp_fn=logp)
     return m
@@ -54,6 +58,10 @@ def test_reward_contract(kind, tmp_path):
     obs, act, nxt = _batch(1)
     r = model.reward(torch.from_numpy(obs), torch.from_numpy(act), torch.from_numpy(nxt))
     assert r.shape == (N,) and torch.isfinite(r).all() and r.std() > 0
+    inputs = (torch.from_numpy(obs), torch.from_numpy(act), torch.from_numpy(nxt))
+    untrained = _trained(kind, steps=0).reward(*inputs)
+    torch.testing.assert_close(_trained(kind, steps=0).reward(*inputs), untrained)  # the same start every time
+    assert (r - untrained).abs().max() > 1e-4  # so training is what changed it
     model.save(tmp_path / "m")
     loaded = load_reward_model(tmp_path / "m")
     assert type(loaded) is type(model)

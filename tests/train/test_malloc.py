@@ -60,3 +60,9 @@ def test_opt_outs_leave_glibc_alone():
     assert probe(ORLKIT_MALLOC_TUNING="Off")["applied"] is False
     assert probe(MALLOC_MMAP_THRESHOLD_="1000000")["applied"] is False  # the user's own setting wins
     assert probe(MALLOC_TRIM_THRESHOLD_="1000000")["applied"] is False
+
+
+@pytest.mark.skipif(not MALLINFO2, reason="mallopt is glibc's; the check reads glibc 2.33's mallinfo2")
+def test_opted_out_allocations_keep_glibcs_behaviour():
+    # the user's fixed 1 MB threshold is kept: the 4 MiB tensor is a fresh mmap again
+    assert probe(MALLOC_MMAP_THRESHOLD_="1000000")["mmapped"] > 0

@@ -123,10 +123,17 @@ def test_resume_continues_from_the_checkpoint(tmp_path):
     train_online(_sac(), run, tmp_path / "a", progress=False)
     with pytest.raises(OrlkitError, match="already holds a run"):
         train_online(_sac(), run, tmp_path / "a", progress=False)
-    first = train_online(_sac(), OnlineConfig(**{**run.__dict__, "steps": 150}), tmp_path / "b", progress=False)
+    algo_first, algo_resumed = _sac(), _sac()
+    first = train_online(algo_first, OnlineConfig(**{**run.__dict__, "steps": 150}), tmp_path / "b", progress=False)
     assert first["buffer"].size == 150
-    res = train_online(_sac(), run, tmp_path / "b", resume=True, progress=False)
+    res = train_online(algo_resumed, run, tmp_path / "b", resume=True, progress=False)
     assert res["buffer"].size == 300
+    # the networks and optimizers came back from the checkpoint: the update count and Adam's step continue
+    assert algo_first.n_updates > 0 and algo_resumed.n_updates == algo_first.n_updates + 150
+    steps = {k: [float(s["step"]) for s in opt.state.values()] for k, opt in algo_resumed.optimizers.items()}
+    first_steps = {k: [float(s["step"]) for s in opt.state.values()] for k, opt in algo_first.optimizers.items()}
+    assert all(b > a for k in steps for a, b in zip(first_steps[k], steps[k], strict=True))
+    assert all(b - a == 150 for a, b in zip(first_steps["critic"], steps["critic"], strict=True))
     assert [r["step"] for r in res["eval"]] == [150, 300]
     assert res["train"] == []  # the episode in progress at step 150 restarted and runs to step 350
     ds = res["buffer"].to_dataset()
