@@ -1,11 +1,13 @@
-"""The README's locomotion summary: one table and one figure from result files already in benchmarks/results/.
+"""The README's locomotion summaries: a table and a figure per budget, from result files already in benchmarks/results/.
 
-    python benchmarks/locomotion_summary.py      # no training; reads the JSON files named in SOURCES
+    python benchmarks/locomotion_summary.py               # 20,000 updates: BC, IQL, CQL (AMD machine's data)
+    python benchmarks/locomotion_summary.py --grid 100k   # 100,000 updates: BC, IQL (Intel machine's data)
 
 ``benchmarks/locomotion.py`` writes one result file per grid (an algorithm set, datasets, settings, a number of
-updates). The summary picks, per dataset and algorithm, the grid named in ``SOURCES`` (all at the same number of
-updates) and writes ``benchmarks/results/locomotion-summary.{md,json}`` and
-``docs/figures/locomotion_summary.png`` (learning curves, mean ± std over seeds). The dataset versions in the table are
+updates). A summary picks, per dataset and algorithm, the grid named in its sources (all at the same number of
+updates, made on one machine where the files record it) and writes
+``benchmarks/results/locomotion-summary[-100k].{md,json}`` and ``docs/figures/locomotion_summary[_100k].png``
+(learning curves, mean ± std over seeds). The dataset versions in the table are
 the ones ``SOURCES`` declares; a result file that records its dataset's version (``locomotion.py`` does so since the
 tenth session) must agree with it, and for older files the check is that all sources of a dataset have the same
 behavior data score (two versions of one dataset have different data). Sources at other numbers of updates, or
@@ -26,7 +28,6 @@ from orlkit.train.io import figure_format, write_text
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
-STEPS = 20_000
 # (dataset, dataset version, column, algorithm key in the file, result file): every cell of the table
 SOURCES = [
     ("hopper-medium", 2, "BC", "bc", "locomotion-20k-cql-2026-11-29.json"),
@@ -39,11 +40,26 @@ SOURCES = [
     ("walker2d-medium", 3, "IQL (τ 0.02)", "iql", "locomotion-walker-v3-bc-iql-20k-2026-11-30.json"),
     ("walker2d-medium", 3, "CQL", "cql-continuous", "locomotion-walker-v3-cql-20k-2026-11-30.json"),
 ]
-COLUMNS = ("BC", "IQL (τ 0.02)", "CQL")
+# The longest runs, made on the Intel machine of the eleventh and twelfth sessions (its own datasets: the same versions
+# as the AMD machine's, not the same bytes, so not mixed with SOURCES).
+SOURCES_100K = [
+    ("hopper-medium", 2, "BC", "bc", "locomotion-intel-bc-iql-100k-2026-11-30.json"),
+    ("hopper-medium", 2, "IQL (τ 0.02)", "iql", "locomotion-intel-bc-iql-100k-2026-11-30.json"),
+    ("halfcheetah-medium", 2, "BC", "bc", "locomotion-intel-bc-iql-100k-2026-11-30.json"),
+    ("halfcheetah-medium", 2, "IQL (τ 0.02)", "iql", "locomotion-intel-bc-iql-100k-2026-11-30.json"),
+    ("walker2d-medium", 3, "BC", "bc", "locomotion-walker-v3-intel-bc-iql-100k-2026-11-30.json"),
+    ("walker2d-medium", 3, "IQL (τ 0.02)", "iql", "locomotion-walker-v3-intel-bc-iql-100k-2026-11-30.json"),
+]
+# grid: (updates, sources, default report path, default figure name, date line)
+GRIDS = {
+    "20k": (20_000, SOURCES, "locomotion-summary", "locomotion_summary.png", "runs of 2026-11-29 and -30"),
+    "100k": (100_000, SOURCES_100K, "locomotion-summary-100k", "locomotion_summary_100k.png", "runs of 2026-11-30"),
+}
 
 
 def gather(sources: list[tuple[str, int, str, str, str]], steps: int) -> dict[str, Any]:
-    results: dict[str, Any] = {"steps": steps, "datasets": {}, "sources": {}}
+    results: dict[str, Any] = {"steps": steps, "datasets": {}, "sources": {},
+                               "columns": list(dict.fromkeys(column for _, _, column, _, _ in sources))}
     files: dict[str, Any] = {}
     for dataset, version, column, key, name in sources:
         if name not in files:
@@ -53,6 +69,11 @@ def gather(sources: list[tuple[str, int, str, str, str]], steps: int) -> dict[st
         data = files[name]
         if data["steps"] != steps:
             raise SystemExit(f"{name}: a grid at {data['steps']} updates, not {steps}")
+        # datasets are deterministic per machine: files that record different CPUs hold different data
+        # (files from before the model was recorded say only "x86_64")
+        machine = data.get("machine", "x86_64")
+        if machine != "x86_64" and results.setdefault("machine", machine) != machine:
+            raise SystemExit(f"{name}: made on {machine}, another source on {results['machine']}")
         settings = (data["eval_every"], data["eval_episodes"])
         if results.setdefault("eval_settings", settings) != settings:
             raise SystemExit(f"{name}: evaluations every {settings[0]} updates over {settings[1]} episodes, not "
@@ -72,16 +93,17 @@ def gather(sources: list[tuple[str, int, str, str, str]], steps: int) -> dict[st
 
 
 def table(results: dict[str, Any]) -> str:
-    head = ["dataset (version)", "behavior data", *COLUMNS, *[f"{c} beats BC" for c in COLUMNS[1:]]]
+    columns = results["columns"]
+    head = ["dataset (version)", "behavior data", *columns, *[f"{c} beats BC" for c in columns[1:]]]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for dataset, entry in results["datasets"].items():
         algs = entry["algorithms"]
         cells = [f"{dataset} ({entry['dataset_version']})", f"{entry['behavior_score']:.1f}"]
-        for c in COLUMNS:
+        for c in columns:
             r = algs.get(c)
             cells.append(f"{r['score_mean']:.1f} ± {r['score_std']:.1f} (last 3: {r['last3_mean']:.1f} ± "
                          f"{r['last3_std']:.1f})" if r else "—")
-        for c in COLUMNS[1:]:
+        for c in columns[1:]:
             cells.append(beats(algs[c], algs["BC"]) if c in algs and "BC" in algs else "—")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
@@ -89,20 +111,26 @@ def table(results: dict[str, Any]) -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--out", type=Path, default=RESULTS / "locomotion-summary",
-                   help="report path without suffix: writes .md and .json")
-    p.add_argument("--figure", type=Path, default=HERE.parent / "docs" / "figures" / "locomotion_summary.png",
-                   help="the learning-curve figure; its suffix picks the format (default: PNG)")
+    p.add_argument("--grid", choices=sorted(GRIDS), default="20k",
+                   help="which summary: 20,000 updates (BC, IQL, CQL) or 100,000 (BC, IQL) (default: %(default)s)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="report path without suffix: writes .md and .json (default: results/locomotion-summary[-100k])")
+    p.add_argument("--figure", type=Path, default=None,
+                   help="the learning-curve figure; its suffix picks the format "
+                        "(default: docs/figures/locomotion_summary[_100k].png)")
     args = p.parse_args()
+    steps, sources, out_name, figure_name, date = GRIDS[args.grid]
+    out = args.out or RESULTS / out_name
+    figure = args.figure or HERE.parent / "docs" / "figures" / figure_name
     try:
-        figure_format(args.figure)
+        figure_format(figure)
     except OrlkitError as e:
         p.error(str(e))
-    results = gather(SOURCES, STEPS)
-    results["date"] = "runs of 2026-11-29 and -30"
-    write_text(args.out.with_suffix(".json"), json.dumps(results, indent=1))
-    write_text(args.out.with_suffix(".md"), table(results))
-    plot(results, args.figure)
+    results = gather(sources, steps)
+    results["date"] = date
+    write_text(out.with_suffix(".json"), json.dumps(results, indent=1))
+    write_text(out.with_suffix(".md"), table(results))
+    plot(results, figure)
     print(table(results))
     for cell, source in results["sources"].items():
         print(f"{cell}: {source}")
