@@ -42,3 +42,38 @@ def test_iql_never_evaluates_a_critic_on_an_action_outside_the_batch():
         assert seen, "the critics were never called"
         for actions in seen:
             assert torch.equal(actions, batch.actions)
+
+
+def _episodes_dataset() -> TransitionDataset:
+    """4 episodes of 10 steps with returns 10, 20, 30, 50 (spread 40)."""
+    rng = np.random.default_rng(1)
+    n = 40
+    obs = rng.normal(size=(n, 3)).astype(np.float32)
+    rewards = np.repeat([1.0, 2.0, 3.0, 5.0], 10).astype(np.float32)
+    terminals = np.zeros(n, bool)
+    terminals[9::10] = True
+    return TransitionDataset(obs, rng.uniform(-1, 1, (n, 2)).astype(np.float32), rewards, obs.copy(), terminals,
+                             np.zeros(n, bool))
+
+
+@pytest.mark.parametrize("scale_rewards", [True, False])
+def test_value_estimate_is_in_the_datas_reward_units(scale_rewards, tmp_path):
+    """The critics learn rewards × 1000 / (max − min episode return); the logged start-state estimate (compared with
+    the real discounted return, `orlkit plot`) is divided back, also after a checkpoint is loaded."""
+    ds = _episodes_dataset()
+    cfg = default_config("iql")
+    cfg.hidden, cfg.reward_scale_by_return_range = (16, 16), scale_rewards
+    algo = make_algorithm("iql", DataSpec.from_dataset(ds), cfg)
+    prepared = algo.prepare_dataset(ds)
+    scale = 1000.0 / 40.0 if scale_rewards else 1.0
+    np.testing.assert_allclose(prepared.rewards, ds.rewards * scale, rtol=1e-6)
+    assert algo.reward_scale == pytest.approx(scale)
+    with torch.no_grad():
+        x = torch.as_tensor(ds.obs[:5])
+        raw = algo.critic(x, algo.actor.mode(x)).min(0).values.numpy()
+    np.testing.assert_allclose(algo.value_estimate(ds.obs[:5]), raw / scale, rtol=1e-6)
+    algo.save(str(tmp_path / "ckpt"))
+    fresh = make_algorithm("iql", DataSpec.from_dataset(ds), cfg)  # never saw the data: scale 1 until loaded
+    fresh.load(str(tmp_path / "ckpt"))
+    assert fresh.reward_scale == pytest.approx(scale)
+    np.testing.assert_allclose(fresh.value_estimate(ds.obs[:5]), raw / scale, rtol=1e-6)

@@ -286,3 +286,13 @@ def test_bf16_several_seeds_train_with_float32_weights(name):
         assert moments and all(t.dtype == torch.float32 for t in moments)
     assert any(not torch.equal(t, state(before)[k]) for k, t in state(algos[0]).items())
     assert any(not torch.equal(t, state(algos[1])[k]) for k, t in state(algos[0]).items())
+
+
+def test_every_seed_records_what_its_algorithm_prepared():
+    """IQL scales rewards in prepare_dataset and reports values in the data's units: every seed knows the scale."""
+    ds = dataset(False)
+    algos, _ = train_seeds("iql", ds, [0, 1, 2], steps=1, config={"batch_size": 32, "hidden": (16, 16)})
+    expected = build("iql", ds, 0)
+    expected.prepare_dataset(ds)
+    assert expected.reward_scale != 1.0
+    assert [a.reward_scale for a in algos] == [expected.reward_scale] * 3

@@ -21,7 +21,7 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import torch
@@ -100,15 +100,30 @@ class IQL(Algorithm):
                         "actor": self.actor}
         self.optimizers = {name: adam(getattr(self, name).parameters(), lr=config.lr)
                            for name in ("critic", "value", "actor")}
+        self.reward_scale = 1.0  # what prepare_dataset multiplied the rewards by; value_estimate undoes it
 
     def prepare_dataset(self, dataset: TransitionDataset) -> TransitionDataset:
+        self.reward_scale = 1.0
         if not self.config.reward_scale_by_return_range:
             return dataset
         returns = dataset.episode_returns
         spread = float(returns.max() - returns.min())
         if spread <= 0:
             return dataset
-        return dataset.replace(rewards=dataset.rewards * (1000.0 / spread))
+        self.reward_scale = 1000.0 / spread
+        return dataset.replace(rewards=dataset.rewards * self.reward_scale)
+
+    def value_estimate(self, obs: np.ndarray) -> np.ndarray | None:
+        """min_i Q_i(s, mode π(s)) in the data's reward units (the critics learn scaled rewards)."""
+        q = super().value_estimate(obs)
+        return None if q is None else q / self.reward_scale
+
+    def state_meta(self) -> dict[str, Any]:
+        return {**super().state_meta(), "reward_scale": self.reward_scale}
+
+    def load_state(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+        super().load_state(tensors, meta)
+        self.reward_scale = float(meta.get("reward_scale", self.reward_scale))  # older checkpoints: as prepared
 
 
     def update(self, batch: Batch) -> dict[str, float]:
