@@ -77,3 +77,25 @@ def test_value_estimate_is_in_the_datas_reward_units(scale_rewards, tmp_path):
     fresh.load(str(tmp_path / "ckpt"))
     assert fresh.reward_scale == pytest.approx(scale)
     np.testing.assert_allclose(fresh.value_estimate(ds.obs[:5]), raw / scale, rtol=1e-6)
+
+
+@pytest.mark.parametrize("bad", ["abc", 0, -1.0, None, float("inf")])
+def test_checkpoint_with_a_bad_reward_scale_is_refused_before_loading(bad, tmp_path):
+    import json
+
+    from orlkit.errors import OrlkitError
+
+    ds = _episodes_dataset()
+    cfg = default_config("iql")
+    cfg.hidden = (8,)
+    algo = make_algorithm("iql", DataSpec.from_dataset(ds), cfg)
+    algo.prepare_dataset(ds)
+    algo.save(str(tmp_path / "c"))
+    meta = json.loads((tmp_path / "c.json").read_text())
+    meta["state"]["reward_scale"] = bad
+    (tmp_path / "c.json").write_text(json.dumps(meta))
+    fresh = make_algorithm("iql", DataSpec.from_dataset(ds), cfg, seed=1)
+    before = {k: v.clone() for k, v in fresh.actor.state_dict().items()}
+    with pytest.raises(OrlkitError, match="reward_scale"):
+        fresh.load(str(tmp_path / "c"))
+    assert all(torch.equal(v, fresh.actor.state_dict()[k]) for k, v in before.items())  # nothing half-loaded

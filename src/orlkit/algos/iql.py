@@ -29,6 +29,7 @@ from torch.func import vmap
 
 from orlkit.algos.base import Algorithm, DataSpec, adam, polyak_update, to_floats
 from orlkit.data.dataset import Batch, TransitionDataset
+from orlkit.errors import OrlkitError
 from orlkit.nets import mlp
 from orlkit.nets.ensemble import Critic
 from orlkit.nets.policies import GaussianPolicy
@@ -122,8 +123,11 @@ class IQL(Algorithm):
         return {**super().state_meta(), "reward_scale": self.reward_scale}
 
     def load_state(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+        scale = meta.get("reward_scale", self.reward_scale)  # older checkpoints: as prepared
+        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not math.isfinite(scale) or scale <= 0:
+            raise OrlkitError(f"checkpoint state: reward_scale must be a positive finite number, got {scale!r}")
         super().load_state(tensors, meta)
-        self.reward_scale = float(meta.get("reward_scale", self.reward_scale))  # older checkpoints: as prepared
+        self.reward_scale = float(scale)
 
 
     def update(self, batch: Batch) -> dict[str, float]:
