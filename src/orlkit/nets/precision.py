@@ -19,12 +19,12 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-import torch.utils._pytree as pytree
 from torch import nn
 
 from orlkit.errors import OrlkitError
 
 PRECISIONS = ("fp32", "bf16")
+_AUTOCAST_DEVICES = ("cpu", "cuda")  # where orlkit trains
 
 
 def check_precision(precision: str) -> str:
@@ -63,17 +63,21 @@ def grad_and_value(func: Callable, has_aux: bool = False) -> Callable:
     """
 
     def run(*args: Any) -> Any:
-        tensors = [x for x in pytree.tree_leaves(args) if isinstance(x, torch.Tensor)]
-        device = tensors[0].device.type if tensors else "cpu"
-        if not torch.is_autocast_enabled(device):
+        # the device types whose autocast is on here (the arguments' device, without walking them: inside vmap they
+        # are batched tensors in nested containers)
+        enabled = [(d, torch.get_autocast_dtype(d)) for d in _AUTOCAST_DEVICES if torch.is_autocast_enabled(d)]
+        if not enabled:
             return torch.func.grad_and_value(func, has_aux=has_aux)(*args)
-        dtype = torch.get_autocast_dtype(device)
 
         def forward(*a: Any) -> Any:
-            with torch.autocast(device, dtype=dtype, cache_enabled=False):
+            with contextlib.ExitStack() as stack:
+                for d, dtype in enabled:
+                    stack.enter_context(torch.autocast(d, dtype=dtype, cache_enabled=False))
                 return func(*a)
 
-        with torch.autocast(device, enabled=False):
+        with contextlib.ExitStack() as stack:
+            for d, _ in enabled:
+                stack.enter_context(torch.autocast(d, enabled=False))
             return torch.func.grad_and_value(forward, has_aux=has_aux)(*args)
 
     return run
