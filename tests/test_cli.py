@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import shlex
 from pathlib import Path
 
 import numpy as np
@@ -169,6 +171,15 @@ def test_demo_plot_to_a_format_matplotlib_cannot_write_exits_2_before_any_run(ca
     assert "--seeds must be at least 1" in capsys.readouterr().err
 
 
+def test_demo_seeds_for_the_one_seed_demo_exits_2_instead_of_being_ignored(capsys: pytest.CaptureFixture[str],
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    import orlkit.demos.notifications as notifications
+
+    monkeypatch.setattr(notifications, "run", lambda **kw: pytest.fail("the demo ran"))
+    assert_bad_input(main(["demo", "notifications", "--seeds", "3"]), capsys.readouterr().err,
+                     "notifications", "one fixed seed", "--seeds")
+
+
 def test_online_train_eval_and_resume(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = str(tmp_path / "run")
     args = ["online", "sac", "--env", "Pendulum-v1", "--steps", "300", "--start-steps", "100", "--eval-every", "200",
@@ -184,3 +195,23 @@ def test_online_train_eval_and_resume(tmp_path: Path, capsys: pytest.CaptureFixt
     assert main(["online", "dqn", "--env", "Pendulum-v1"]) == 2
     assert main(["online", "sac", "--env", "CartPole-v1"]) == 2
     assert "continuous (Box) action space" in capsys.readouterr().err
+
+
+def readme_usage_errors() -> list[tuple[str, str]]:
+    """(command, message) rows of the README's usage-error table."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("Usage errors get the same treatment"):readme.index("## Layout")]
+    return re.findall(r"^\| `(orlkit [^`]*)` \| `([^`]*)` \|$", section, flags=re.M)
+
+
+def test_readme_usage_error_table_is_what_the_cli_prints(capsys: pytest.CaptureFixture[str]) -> None:
+    rows = readme_usage_errors()
+    assert len(rows) >= 8
+    for command, message in rows:
+        try:
+            rc = main(shlex.split(command)[1:])
+        except SystemExit as exc:  # argparse's own errors
+            rc = exc.code
+        line = assert_bad_input(rc, capsys.readouterr().err)
+        pattern = ".*".join(re.escape(part) for part in message.split("..."))  # '...' elides the built-in names
+        assert re.fullmatch(pattern, line), (command, line)

@@ -270,10 +270,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     import inspect
 
     demo_main = importlib.import_module(f"orlkit.demos.{args.demo.replace('-', '_')}").main
-    seeds = args.seeds if args.seeds is not None else (1 if args.demo == "quickstart" else 3)
-    if seeds < 1:
-        raise OrlkitError(f"--seeds must be at least 1, got {seeds}")
-    kwargs = {}
+    kwargs: dict = {}
+    if "seeds" in inspect.signature(demo_main).parameters:
+        kwargs["seeds"] = args.seeds if args.seeds is not None else (1 if args.demo == "quickstart" else 3)
+        if kwargs["seeds"] < 1:
+            raise OrlkitError(f"--seeds must be at least 1, got {kwargs['seeds']}")
+    elif args.seeds is not None:
+        raise OrlkitError(f"demo '{args.demo}' runs one fixed seed (0); --seeds works with the other demos")
     if args.plot:
         if "plot_path" not in inspect.signature(demo_main).parameters:
             raise OrlkitError(f"demo '{args.demo}' draws no plot; --plot works with: preferences, goal-classifier")
@@ -281,7 +284,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
         figure_format(args.plot)  # a path it cannot write is refused before the demo's runs, not after them
         kwargs["plot_path"] = args.plot
-    return demo_main(json_output=args.json, seeds=seeds, progress=not args.quiet, **kwargs)
+    return demo_main(json_output=args.json, progress=not args.quiet, **kwargs)
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
@@ -394,7 +397,8 @@ def build_parser() -> argparse.ArgumentParser:
                                     "preferences", "goal-classifier"])
     m.add_argument("--json", action="store_true")
     m.add_argument("--plot", metavar="PNG", help="save the demo's figure here (preferences, goal-classifier)")
-    m.add_argument("--seeds", type=int, help="seeds per algorithm (default 3; quickstart 1)")
+    m.add_argument("--seeds", type=int,
+                   help="seeds per algorithm (default 3; quickstart 1; notifications: seed 0 only)")
     m.add_argument("--quiet", action="store_true")
     m.set_defaults(func=cmd_demo)
 

@@ -21,3 +21,12 @@ class DatasetError(OrlkitError):
         if row is not None:
             where.append(f"row {row}")
         super().__init__(f"{': '.join(where)}: {message}" if where else message)
+
+
+# Run-config fields that `orlkit train` / `orlkit online` take as command-line options; the others are set from Python.
+_CLI_OPTIONS = frozenset({"steps", "log_every", "eval_every", "eval_episodes", "snapshot_every", "start_steps"})
+
+
+def option_name(field: str) -> str:
+    """How a message names a run-config field: ``--log-every`` where the CLI has that option, else ``field``."""
+    return f"--{field.replace('_', '-')}" if field in _CLI_OPTIONS else field

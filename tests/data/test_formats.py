@@ -538,6 +538,17 @@ def test_bad_input_doc_is_current(in_tmp: Path) -> None:
     assert DOC.read_text(encoding="utf-8") == bad_input_markdown()
 
 
+def test_readme_bad_input_rows_are_generated_ones() -> None:
+    """The README shows a selection of the table: each of its rows must be a row of docs/bad-input.md."""
+    readme = (DOC.parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Bad input"):readme.index("Usage errors")]
+    rows = [line for line in section.splitlines() if line.startswith("| ") and "`" in line]
+    assert len(rows) >= 5
+    generated = DOC.read_text(encoding="utf-8").splitlines()
+    for row in rows:
+        assert row in generated, row
+
+
 if __name__ == "__main__":
     with tempfile.TemporaryDirectory() as tmp:
         os.chdir(tmp)

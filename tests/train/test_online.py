@@ -47,7 +47,7 @@ def test_initial_fraction_draws_that_share_of_every_batch_from_the_first_rows():
         assert int((r < 10).sum()) == 32  # exactly half from rows 0..9, half from 10..99
     uniform = torch.cat([buf.sample(256).rewards for _ in range(20)])
     assert 0.05 < float((uniform < 10).float().mean()) < 0.15  # without it: their share of the buffer (10 %)
-    with pytest.raises(OrlkitError, match="initial-fraction"):
+    with pytest.raises(OrlkitError, match="initial_fraction"):
         OnlineConfig("Pendulum-v1", initial_fraction=1.0)
     assert int((buf.sample(256, first=10, fraction=0.001).rewards < 10).sum()) == 1  # a tiny share: at least one row
     with pytest.raises(OrlkitError, match="initial rows"):
@@ -146,8 +146,10 @@ def test_wrong_env_is_refused_with_a_clear_message():
     algo = make_algorithm("sac", DataSpec(4, None, 2), config_from_dict("sac", {"hidden": (8,)}))
     with pytest.raises(OrlkitError, match="2-dim continuous action space"):
         train_online(algo, OnlineConfig("Pendulum-v1", steps=10), progress=False)
-    with pytest.raises(OrlkitError, match="steps must be at least 1"):
+    with pytest.raises(OrlkitError, match="^--steps must be at least 1"):
         OnlineConfig("Pendulum-v1", steps=0)
+    with pytest.raises(OrlkitError, match="^buffer_size must be at least 1"):  # no --buffer-size option: the field
+        OnlineConfig("Pendulum-v1", buffer_size=0)
 
 
 @pytest.mark.slow

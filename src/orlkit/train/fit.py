@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 from orlkit.algos import ALIASES, config_from_dict, make_algorithm, resolve_algorithm
 from orlkit.algos.base import Algorithm, DataSpec, metrics_read_back
 from orlkit.data.dataset import TransitionDataset
-from orlkit.errors import OrlkitError
+from orlkit.errors import OrlkitError, option_name
 from orlkit.nets.precision import autocast, check_precision
 from orlkit.train.checkpoint import latest_checkpoint, load_checkpoint, read_checkpoint, save_checkpoint
 from orlkit.train.evaluate import evaluate
@@ -65,10 +65,10 @@ class RunConfig:
         check_precision(self.precision)
         for name in ("steps", "log_every", "eval_episodes"):
             if getattr(self, name) < 1:
-                raise OrlkitError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+                raise OrlkitError(f"{option_name(name)} must be at least 1, got {getattr(self, name)}")
         for name in ("eval_every", "checkpoint_every"):
             if getattr(self, name) < 0:
-                raise OrlkitError(f"--{name.replace('_', '-')} must be ≥ 0, got {getattr(self, name)}")
+                raise OrlkitError(f"{option_name(name)} must be ≥ 0, got {getattr(self, name)}")
         if self.algo in ALIASES:  # e.g. cql → cql-discrete or cql-continuous, by the data's action space
             from orlkit.data.registry import resolve_dataset
 

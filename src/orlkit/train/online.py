@@ -36,7 +36,7 @@ from tqdm.auto import tqdm
 
 from orlkit.algos.base import Algorithm, DataSpec
 from orlkit.data.dataset import Batch, TransitionDataset
-from orlkit.errors import OrlkitError
+from orlkit.errors import OrlkitError, option_name
 from orlkit.nets.precision import autocast, check_precision
 from orlkit.rewards.base import RewardModel, call_reward, relabel_rewards
 from orlkit.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
@@ -70,12 +70,12 @@ class OnlineConfig:
         check_precision(self.precision)
         for name in ("steps", "buffer_size", "eval_episodes", "updates_per_step", "callback_every"):
             if getattr(self, name) < 1:
-                raise OrlkitError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+                raise OrlkitError(f"{option_name(name)} must be at least 1, got {getattr(self, name)}")
         for name in ("start_steps", "update_after", "eval_every", "checkpoint_every", "snapshot_every"):
             if getattr(self, name) < 0:
-                raise OrlkitError(f"--{name.replace('_', '-')} must be ≥ 0, got {getattr(self, name)}")
+                raise OrlkitError(f"{option_name(name)} must be ≥ 0, got {getattr(self, name)}")
         if not 0.0 <= self.initial_fraction < 1.0:
-            raise OrlkitError(f"--initial-fraction must be in [0, 1), got {self.initial_fraction}")
+            raise OrlkitError(f"initial_fraction must be in [0, 1), got {self.initial_fraction}")
 
 
 class ReplayBuffer:
@@ -227,10 +227,10 @@ def train_online(algo: Algorithm, run: OnlineConfig, out_dir: str | Path | None 
                           f"{env.observation_space.shape}")
     n_initial = 0 if initial_data is None else initial_data.n_transitions
     if run.initial_fraction and (initial_data is None or resume):
-        raise OrlkitError("--initial-fraction needs initial_data (the rows to draw that share from) and a fresh run "
+        raise OrlkitError("initial_fraction needs initial_data (the rows to draw that share from) and a fresh run "
                           "(resuming one is not supported)")
     if run.initial_fraction:
-        check_no_wrap(run, n_initial, "--initial-fraction needs every initial row kept")
+        check_no_wrap(run, n_initial, "initial_fraction needs every initial row kept")
     buffer = ReplayBuffer(algo.spec.obs_dim, algo.spec.action_dim, min(run.buffer_size, run.steps + n_initial),
                           seed=run.seed)
     tune_malloc()
