@@ -68,7 +68,7 @@ def orlkit_algo(algo: str, ds, seed: int, device: str = "cpu"):
     name = ORLKIT_NAME[algo]
     cfg = config_from_dict(name, {"batch_size": 256, "hidden": (256, 256), **ORLKIT_OVERRIDES[algo]})
     a = make_algorithm(name, DataSpec.from_dataset(ds), cfg, device=device, seed=seed)
-    return a, a.prepare_dataset(ds).sampler(256, device, seed=seed)
+    return a, a.prepare(ds).sampler(256, device, seed=seed)
 
 
 def d3rlpy_dataset(ds):

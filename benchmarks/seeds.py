@@ -58,7 +58,7 @@ def measure(algo: str, n_seeds: int, updates: int, device: str, precision: str) 
     ds = dataset(discrete=False)
     spec = DataSpec.from_dataset(ds)
     cfg = config_from_dict(algo, {"batch_size": 256, "hidden": (256, 256)})
-    data = make_algorithm(algo, spec, cfg, device=device).prepare_dataset(ds)
+    data = make_algorithm(algo, spec, cfg, device=device).prepare(ds)
     sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()

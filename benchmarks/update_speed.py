@@ -40,7 +40,7 @@ def speed(name: str, updates: int) -> float:
     if hasattr(cfg, "hidden"):
         cfg = dataclasses.replace(cfg, hidden=(256, 256), batch_size=256)
     algo = make_algorithm(name, DataSpec.from_dataset(ds), cfg)
-    batch = algo.prepare_dataset(ds).sampler(256, seed=0)
+    batch = algo.prepare(ds).sampler(256, seed=0)
     for _ in range(20):
         algo.update(batch.sample())
     times = []

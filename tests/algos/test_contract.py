@@ -62,7 +62,7 @@ def small_config(name: str, **overrides: Any) -> Any:
 def build(name: str, ds: TransitionDataset, seed: int = 0, sampler_seed: int = 0,
           **overrides: Any) -> tuple[Algorithm, Sampler]:
     algo = make_algorithm(name, DataSpec.from_dataset(ds), small_config(name, **overrides), seed=seed)
-    sampler = algo.prepare_dataset(ds).sampler(algo.config.batch_size, seed=sampler_seed)
+    sampler = algo.prepare(ds).sampler(algo.config.batch_size, seed=sampler_seed)
     return algo, sampler
 
 

@@ -43,7 +43,7 @@ def build(name: str, ds: TransitionDataset, seed: int, **overrides):
 
 
 def separate_runs(name: str, ds: TransitionDataset, steps: int, **overrides):
-    data = build(name, ds, 0, **overrides).prepare_dataset(ds)
+    data = build(name, ds, 0, **overrides).prepare(ds)
     runs = []
     for s in SEEDS:
         algo, sampler = build(name, ds, s, **overrides), data.sampler(32, seed=s)
@@ -120,7 +120,7 @@ def test_train_seeds_logs_every_seed_and_matches_a_separate_run() -> None:
     assert [a.seed for a in algos] == [3, 5]
     assert [[r["step"] for r in rows] for rows in logs] == [[2, 4, 5], [2, 4, 5]]
     ref = build("td3bc", ds, 5)
-    sampler = ref.prepare_dataset(ds).sampler(32, seed=5)
+    sampler = ref.prepare(ds).sampler(32, seed=5)
     for _ in range(5):
         ref.update(sampler.sample())
     assert_same_state(algos[1], ref)
@@ -293,6 +293,18 @@ def test_every_seed_records_what_its_algorithm_prepared():
     ds = dataset(False)
     algos, _ = train_seeds("iql", ds, [0, 1, 2], steps=1, config={"batch_size": 32, "hidden": (16, 16)})
     expected = build("iql", ds, 0)
-    expected.prepare_dataset(ds)
+    expected.prepare(ds)
     assert expected.reward_scale != 1.0
     assert [a.reward_scale for a in algos] == [expected.reward_scale] * 3
+
+
+def test_every_seed_holds_the_observation_statistics():
+    """normalize_obs with several seeds: each seed standardises raw observations with the data's mean and std."""
+    ds = dataset(False)
+    config = {"batch_size": 32, "hidden": (16, 16), "normalize_obs": True}
+    algos, _ = train_seeds("td3bc", ds, [0, 1], steps=2, config=config)
+    mean, std = ds.obs.mean(0), ds.obs.std(0)
+    for algo in algos:
+        np.testing.assert_allclose(algo.obs_mean.numpy(), mean, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(algo.obs_std.numpy(), std + 1e-3, rtol=1e-5)
+        assert "obs_norm.mean" in algo.state_tensors()

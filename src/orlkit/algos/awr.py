@@ -38,6 +38,7 @@ class AWRConfig:
     gamma: float = 0.99  # γ, discount of the returns-to-go
     temperature: float = 1.0  # T, temperature of the advantage weights
     max_weight: float = 20.0  # w_max, clip of exp(Â/T)
+    normalize_obs: bool = False  # standardise observations by the data's mean and std (Algorithm.prepare)
 
 
 def awr_weights(adv: torch.Tensor, temperature: float, max_weight: float) -> torch.Tensor:

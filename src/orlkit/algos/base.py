@@ -24,8 +24,11 @@ import torch
 from torch import nn
 
 from orlkit.data.dataset import Batch, TransitionDataset
+from orlkit.errors import OrlkitError
 from orlkit.nets.optim import adam, load_optimizer_state  # noqa: F401  (re-exported: every algorithm builds its optimizers with it)
 from orlkit.train.checkpoint import module_tensors, optimizer_tensors, select
+
+OBS_STD_EPS = 1e-3  # added to each feature's std by normalize_obs: constant features stay finite
 
 
 @dataclass(frozen=True)
@@ -77,10 +80,24 @@ class Algorithm:
         self.modules: dict[str, nn.Module] = {}
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
         self.n_updates = 0
+        # The data's observation mean and std when ``config.normalize_obs`` (set by :meth:`prepare`, checkpointed)
+        self.obs_mean: torch.Tensor | None = None
+        self.obs_std: torch.Tensor | None = None
 
     # ------------------------------------------------------------------ interface
+    def prepare(self, dataset: TransitionDataset) -> TransitionDataset:
+        """The data this algorithm trains on, what the fit loops call: with ``config.normalize_obs``, observations
+        standardised by the data's per-feature mean and std (std + 1e-3, as TD3+BC; :meth:`act` and
+        :meth:`value_estimate` apply the same to raw observations), then :meth:`prepare_dataset`."""
+        if getattr(self.config, "normalize_obs", False):
+            mean = dataset.obs.mean(0, dtype=np.float64).astype(np.float32)
+            std = (dataset.obs.std(0, dtype=np.float64) + OBS_STD_EPS).astype(np.float32)
+            self.obs_mean, self.obs_std = (torch.as_tensor(v, device=self.device) for v in (mean, std))
+            dataset = dataset.replace(obs=(dataset.obs - mean) / std, next_obs=(dataset.next_obs - mean) / std)
+        return self.prepare_dataset(dataset)
+
     def prepare_dataset(self, dataset: TransitionDataset) -> TransitionDataset:
-        """The data this algorithm trains on (``%BC`` filters it); the default keeps all of it."""
+        """The algorithm's own view of the data (``%BC`` filters it); the default keeps all of it."""
         return dataset
 
     def update(self, batch: Batch) -> dict[str, float]:
@@ -106,6 +123,8 @@ class Algorithm:
     def _obs_tensor(self, obs: np.ndarray) -> tuple[torch.Tensor, bool]:
         """(B, obs_dim) float tensor on the device, and whether the input was one observation."""
         x = torch.as_tensor(np.asarray(obs, dtype=np.float32), device=self.device)
+        if self.obs_mean is not None:
+            x = (x - self.obs_mean) / self.obs_std
         single = x.ndim == 1
         return (x.unsqueeze(0) if single else x), single
 
@@ -147,6 +166,8 @@ class Algorithm:
             out |= optimizer_tensors(f"optimizers.{name}", opt)
         out["rng.generator"] = self.generator.get_state()
         out["rng.torch"] = torch.get_rng_state()
+        if self.obs_mean is not None:
+            out["obs_norm.mean"], out["obs_norm.std"] = self.obs_mean, self.obs_std
         return out
 
     def state_meta(self) -> dict[str, Any]:
@@ -158,6 +179,7 @@ class Algorithm:
 
     def load_state(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
         """Restore what :meth:`state_tensors` and :meth:`state_meta` returned."""
+        norm = self._checked_obs_norm(tensors) if getattr(self.config, "normalize_obs", False) else None
         for name, module in self.modules.items():
             module.load_state_dict(select(tensors, f"modules.{name}."))
         for name, opt in self.optimizers.items():
@@ -165,6 +187,23 @@ class Algorithm:
         self.generator.set_state(tensors["rng.generator"])
         torch.set_rng_state(tensors["rng.torch"])
         self.n_updates = int(meta["n_updates"])
+        if norm is not None:
+            self.obs_mean, self.obs_std = norm
+
+    def _checked_obs_norm(self, tensors: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The observation statistics of a ``normalize_obs`` checkpoint, checked before anything is loaded: one
+        finite float per observation feature, positive stds."""
+        mean, std = tensors.get("obs_norm.mean"), tensors.get("obs_norm.std")
+        dim = (self.spec.obs_dim,)
+        for name, t in (("obs_norm.mean", mean), ("obs_norm.std", std)):
+            if t is None:
+                raise OrlkitError(f"checkpoint state: the config has normalize_obs but there is no '{name}'")
+            if tuple(t.shape) != dim or not t.is_floating_point() or not bool(torch.isfinite(t).all()):
+                raise OrlkitError(f"checkpoint state: '{name}' must be {dim[0]} finite floats, got shape "
+                                  f"{tuple(t.shape)} of {t.dtype}")
+        if not bool((std > 0).all()):
+            raise OrlkitError("checkpoint state: 'obs_norm.std' must be positive")
+        return mean.float().to(self.device), std.float().to(self.device)
 
     def save(self, path: str) -> None:
         """Write weights and state to ``path`` (safetensors) and ``path``'s JSON sidecar, atomically."""

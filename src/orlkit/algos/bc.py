@@ -44,6 +44,7 @@ class BCConfig:
     batch_size: int = 256  # transitions per update
     hidden: tuple[int, ...] = (256, 256)  # policy MLP widths
     top_pct: float = 1.0  # fraction of timesteps kept, best episodes first (1.0 = plain BC, 0.1 = %BC)
+    normalize_obs: bool = False  # standardise observations by the data's mean and std (Algorithm.prepare)
 
 
 def bc_discrete_loss(logits: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:

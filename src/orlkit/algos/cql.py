@@ -64,6 +64,7 @@ class CQLConfig:
     target_entropy: float | None = None  # H̄ of SAC's temperature; None: −|A|
     max_backup: int = 0  # K: back up the max over K policy samples at s' (0: one sample)
     critic_layer_norm: bool = False  # layer norm after each hidden layer of the critics (not in the paper)
+    normalize_obs: bool = False  # standardise observations by the data's mean and std (Algorithm.prepare)
 
 
 def cql_penalty(q_samples: torch.Tensor, log_density: torch.Tensor, q_data: torch.Tensor

@@ -41,6 +41,7 @@ class DiscreteCQLConfig:
     target_update_interval: int = 1000  # hard copy φ̄ ← φ every this many updates
     alpha: float = 1.0  # α, weight of the conservative penalty (paper: 1.0 for 10% data, 4.0 for 1%)
     double: bool = True  # Double DQN target (the lecture's DDQN + CQL)
+    normalize_obs: bool = False  # standardise observations by the data's mean and std (Algorithm.prepare)
 
 
 def cql_penalty(q_all: torch.Tensor, q_data: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:

@@ -40,6 +40,7 @@ class DQNConfig:
     gamma: float = 0.99  # γ, discount
     target_update_interval: int = 1000  # hard copy φ̄ ← φ every this many updates
     double: bool = False  # Double DQN: pick a' with the online network, evaluate with the target
+    normalize_obs: bool = False  # standardise observations by the data's mean and std (Algorithm.prepare)
 
 
 def td_target(q_next_target: torch.Tensor, q_next_online: torch.Tensor | None, rewards: torch.Tensor,

@@ -53,6 +53,7 @@ class IQLConfig:
     max_weight: float = 100.0  # clip of exp(β·A)
     actor_lr_decay_steps: int = 1_000_000  # cosine decay of the actor lr over this many updates (0: off)
     reward_scale_by_return_range: bool = True  # r ← r·1000/(max − min episode return), as for MuJoCo
+    normalize_obs: bool = False  # standardise observations by the data's mean and std (Algorithm.prepare)
 
 
 def expectile_loss(diff: torch.Tensor, expectile: float) -> torch.Tensor:

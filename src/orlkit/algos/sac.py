@@ -36,6 +36,7 @@ class SACConfig:
     tau: float = 0.005  # Polyak rate of the target critics
     init_alpha: float = 1.0  # initial entropy temperature α
     target_entropy: float | None = None  # H̄; None: −|A|
+    normalize_obs: bool = False  # standardise observations by the data's mean and std (Algorithm.prepare)
 
 
 class SAC(Algorithm):

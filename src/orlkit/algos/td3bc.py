@@ -6,8 +6,9 @@
 
 The actor and the targets update every ``policy_freq`` critic updates.
 Defaults from the paper: α = 2.5, σ = 0.2, c = 0.5, policy_freq 2, τ 0.005, lr 3e-4, 2×256 MLPs,
-batch 256. Deviations: no state normalisation (the paper normalises observations by the
-dataset's mean and std); the actor updates on critic updates 1, 3, 5, ... rather than 2, 4, 6.
+batch 256. Deviations: no state normalisation by default (the paper normalises observations by the
+dataset's mean and std: ``normalize_obs=True``, off so that the d3rlpy comparison runs both without);
+the actor updates on critic updates 1, 3, 5, ... rather than 2, 4, 6.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class TD3BCConfig:
     policy_noise: float = 0.2  # σ, target policy smoothing noise
     noise_clip: float = 0.5  # c, clip of the smoothing noise
     policy_freq: int = 2  # actor and target updates every this many critic updates
+    normalize_obs: bool = False  # standardise observations by the data's mean and std (Algorithm.prepare)
 
 
 def critic_loss(q: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:

@@ -102,7 +102,7 @@ def build(run: RunConfig, dataset: TransitionDataset | None = None) -> tuple[Alg
         raise OrlkitError(f"{run.dataset}: {e}") from None
     algo = make_algorithm(run.algo, spec, config_from_dict(run.algo, run.config), device=run.device,
                           seed=run.seed)
-    return algo, algo.prepare_dataset(ds), env_id
+    return algo, algo.prepare(ds), env_id
 
 
 def _truncate_logs(out: Path, step: int) -> None:
@@ -161,7 +161,7 @@ class _Run:
             self.writer = SummaryWriter(str(out / "tb"), purge_step=self.start + 1 if resume else None)
         self.checkpoint_every = run.checkpoint_every or run.eval_every or run.steps
         self.gamma = getattr(self.algo.config, "gamma", None)
-        self.start_obs = ds.obs[ds.episode_bounds[0][:1000]]  # up to 1000 episode start states
+        self.start_obs = raw.obs[raw.episode_bounds[0][:1000]]  # up to 1000 episode start states, as recorded
         self.eval_seed = 100_000 + 1_000 * run.seed
         self.last_eval: dict[str, Any] | None = None
 

@@ -217,6 +217,9 @@ def train_online(algo: Algorithm, run: OnlineConfig, out_dir: str | Path | None 
     """
     from orlkit.envs.make import make_env
 
+    if getattr(algo.config, "normalize_obs", False):
+        raise OrlkitError(f"{algo.name}: normalize_obs standardises by the statistics of a fixed dataset; online "
+                          "training's data grows as it runs, so leave it off here")
     env = make_env(run.env_id, run.env_kwargs)
     space = env.action_space
     if algo.spec.discrete or space.shape != (algo.spec.action_dim,):

@@ -254,9 +254,9 @@ def train_seeds(algo: str, dataset: Any, seeds: Sequence[int], steps: int, confi
     spec = DataSpec.from_dataset(dataset)
     algos = [make_algorithm(algo, spec, config_from_dict(algo, dict(config or {})), device=device, seed=s)
              for s in seeds]
-    data = algos[0].prepare_dataset(dataset)
+    data = algos[0].prepare(dataset)
     for a in algos[1:]:  # what each algorithm records about its data (IQL's reward scale); the copies are dropped
-        a.prepare_dataset(dataset)
+        a.prepare(dataset)
     samplers = [data.sampler(algos[0].config.batch_size, device, seed=s) for s in seeds]
     share_data(samplers)
     stack = SeedStack(algos)
