@@ -255,7 +255,7 @@ def train_seeds(algo: str, dataset: Any, seeds: Sequence[int], steps: int, confi
     algos = [make_algorithm(algo, spec, config_from_dict(algo, dict(config or {})), device=device, seed=s)
              for s in seeds]
     data = algos[0].prepare(dataset)
-    for a in algos[1:]:  # what each algorithm records about its data (IQL's reward scale); the copies are dropped
+    for a in algos[1:]:  # what each records about its data (IQL's reward scale, observation statistics); copies dropped
         a.prepare(dataset)
     samplers = [data.sampler(algos[0].config.batch_size, device, seed=s) for s in seeds]
     share_data(samplers)
