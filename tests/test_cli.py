@@ -100,6 +100,7 @@ BAD_TRAIN = {
     "nan-rewards": ([], "bc", "nan", ["rewards", "row 7", "NaN"]),
     "unknown-set-key": (["--set", "nosuchkey=1"], "bc", "cartpole", ["nosuchkey"]),
     "set-bad-float": (["--set", "lr=abc"], "bc", "cartpole", ["lr=abc", "float"]),
+    "set-bad-bool": (["--set", "normalize_obs=maybe"], "bc", "cartpole", ["normalize_obs=maybe", "true or false"]),
     "set-without-equals": (["--set", "lr"], "bc", "cartpole", ["key=value", "'lr'"]),
     "zero-steps": (["--steps", "0"], "bc", "cartpole", ["--steps", "0"]),
     "set-nan-lr": (["--set", "lr=nan"], "bc", "cartpole", ["'lr'", "finite", "nan"]),

@@ -43,7 +43,8 @@ def _typed(key: str, raw: str, default: Any) -> Any:
         if isinstance(default, tuple):
             return tuple(int(x) for x in raw.split(",") if x)
     except ValueError:
-        kind = "a comma-separated list of integers" if isinstance(default, tuple) else type(default).__name__
+        kind = ("a comma-separated list of integers" if isinstance(default, tuple)
+                else "true or false (or 1 / 0)" if isinstance(default, bool) else type(default).__name__)
         raise OrlkitError(f"--set {key}={raw}: expected {kind}") from None
     return raw
 
