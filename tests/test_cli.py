@@ -216,3 +216,21 @@ def test_readme_usage_error_table_is_what_the_cli_prints(capsys: pytest.CaptureF
         line = assert_bad_input(rc, capsys.readouterr().err)
         pattern = ".*".join(re.escape(part) for part in message.split("..."))  # '...' elides the built-in names
         assert re.fullmatch(pattern, line), (command, line)
+
+
+def test_cli_defaults_are_the_run_configs_defaults():
+    """`orlkit train` / `orlkit online` defaults equal RunConfig's / OnlineConfig's (the Python API's)."""
+    import dataclasses
+
+    from orlkit.cli import build_parser
+    from orlkit.train.fit import RunConfig
+    from orlkit.train.online import OnlineConfig
+
+    parser = build_parser()
+    for argv, cls in ((["train", "bc", "--dataset", "d"], RunConfig), (["online", "sac", "--env", "E"], OnlineConfig)):
+        args = vars(parser.parse_args(argv))
+        shared = [f for f in dataclasses.fields(cls) if f.name in args and args[f.name] is not None
+                  and f.default is not dataclasses.MISSING]
+        assert {"steps", "eval_every", "eval_episodes"} <= {f.name for f in shared}
+        for f in shared:
+            assert args[f.name] == f.default, (argv[0], f.name)

@@ -344,7 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
     on = sub.add_parser("online", help="train an off-policy agent by acting in an environment (SAC)")
     on.add_argument("algo", help="algorithm name: sac")
     on.add_argument("--env", required=True, help="environment id, e.g. Pendulum-v1, Hopper-v5")
-    on.add_argument("--steps", type=int, default=100_000, help="environment steps (one update per step)")
+    on.add_argument("--steps", type=int, default=50_000, help="environment steps (one update per step)")
     on.add_argument("--start-steps", type=int, default=1_000, help="uniform random actions first")
     on.add_argument("--seed", type=int, default=0)
     on.add_argument("--out", help="run directory (default runs/ALGO-online-ENV-seedS)")
