@@ -298,11 +298,18 @@ def test_every_seed_records_what_its_algorithm_prepared():
     assert [a.reward_scale for a in algos] == [expected.reward_scale] * 3
 
 
-def test_every_seed_holds_the_observation_statistics():
-    """normalize_obs with several seeds: each seed standardises raw observations with the data's mean and std."""
+def test_every_seed_holds_the_observation_statistics(monkeypatch):
+    """normalize_obs with several seeds: each seed standardises raw observations with the data's mean and std,
+    from data prepared once (the others copy what preparing recorded)."""
+    from orlkit.algos.base import Algorithm
+
+    prepared = []
+    original = Algorithm.prepare
+    monkeypatch.setattr(Algorithm, "prepare", lambda self, d: prepared.append(self) or original(self, d))
     ds = dataset(False)
     config = {"batch_size": 32, "hidden": (16, 16), "normalize_obs": True}
     algos, _ = train_seeds("td3bc", ds, [0, 1], steps=2, config=config)
+    assert len(prepared) == 1
     mean, std = ds.obs.mean(0), ds.obs.std(0)
     for algo in algos:
         np.testing.assert_allclose(algo.obs_mean.numpy(), mean, rtol=1e-5, atol=1e-6)

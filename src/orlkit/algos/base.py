@@ -96,6 +96,11 @@ class Algorithm:
             dataset = dataset.replace(obs=(dataset.obs - mean) / std, next_obs=(dataset.next_obs - mean) / std)
         return self.prepare_dataset(dataset)
 
+    def copy_prepared(self, source: Algorithm) -> None:
+        """Take over what ``source.prepare`` recorded about the data (observation statistics; subclasses add
+        theirs), instead of preparing the same data again: the several-seeds path prepares it once."""
+        self.obs_mean, self.obs_std = source.obs_mean, source.obs_std
+
     def prepare_dataset(self, dataset: TransitionDataset) -> TransitionDataset:
         """The algorithm's own view of the data (``%BC`` filters it); the default keeps all of it."""
         return dataset

@@ -115,6 +115,10 @@ class IQL(Algorithm):
         self.reward_scale = 1000.0 / spread
         return dataset.replace(rewards=dataset.rewards * self.reward_scale)
 
+    def copy_prepared(self, source: Algorithm) -> None:
+        super().copy_prepared(source)
+        self.reward_scale = source.reward_scale
+
     def value_estimate(self, obs: np.ndarray) -> np.ndarray | None:
         """min_i Q_i(s, mode π(s)) in the data's reward units (the critics learn scaled rewards)."""
         q = super().value_estimate(obs)

@@ -255,8 +255,8 @@ def train_seeds(algo: str, dataset: Any, seeds: Sequence[int], steps: int, confi
     algos = [make_algorithm(algo, spec, config_from_dict(algo, dict(config or {})), device=device, seed=s)
              for s in seeds]
     data = algos[0].prepare(dataset)
-    for a in algos[1:]:  # what each records about its data (IQL's reward scale, observation statistics); copies dropped
-        a.prepare(dataset)
+    for a in algos[1:]:  # what preparing recorded about the data (observation statistics, IQL's reward scale)
+        a.copy_prepared(algos[0])
     samplers = [data.sampler(algos[0].config.batch_size, device, seed=s) for s in seeds]
     share_data(samplers)
     stack = SeedStack(algos)
