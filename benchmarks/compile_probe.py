@@ -22,6 +22,7 @@ from update_speed import dataset  # benchmarks/update_speed.py
 
 from orlkit.algos import ALGORITHMS, default_config, make_algorithm
 from orlkit.algos.base import DataSpec, metrics_read_back
+from orlkit.nets.precision import PRECISIONS, autocast
 
 
 def main() -> None:
@@ -30,6 +31,7 @@ def main() -> None:
     parser.add_argument("variant", choices=("eager", "compile", "compile-noopt"))
     parser.add_argument("--updates", type=int, default=200, help="updates per timed block")
     parser.add_argument("--blocks", type=int, default=5, help="timed blocks")
+    parser.add_argument("--precision", choices=PRECISIONS, default="fp32", help="bf16: updates under bf16 autocast")
     args = parser.parse_args()
     ds = dataset(discrete=ALGORITHMS[args.algo][0].discrete_only)
     algo = make_algorithm(args.algo, DataSpec.from_dataset(ds), default_config(args.algo))
@@ -41,7 +43,7 @@ def main() -> None:
     if args.variant != "eager":
         update = torch.compile(algo.update)
     rates = []
-    with metrics_read_back(False):
+    with metrics_read_back(False), autocast(args.precision):
         t0 = time.perf_counter()
         for _ in range(30):
             update(sampler.sample())
@@ -51,8 +53,9 @@ def main() -> None:
             for _ in range(args.updates):
                 update(sampler.sample())
             rates.append(args.updates / (time.perf_counter() - t0))
-    print(f"{args.algo} {args.variant}: warm-up {warmup:.1f} s, updates/s {[round(r) for r in rates]}, "
-          f"median {np.median(rates):.1f} ({torch.get_num_threads()} threads, torch {torch.__version__})")
+    print(f"{args.algo} {args.variant} {args.precision}: warm-up {warmup:.1f} s, "
+          f"updates/s {[round(r) for r in rates]}, median {np.median(rates):.1f} "
+          f"({torch.get_num_threads()} threads, torch {torch.__version__})")
 
 
 if __name__ == "__main__":
