@@ -82,7 +82,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     run = RunConfig(algo=args.algo, dataset=args.dataset, steps=args.steps, seed=seed, env_id=args.env,
                     eval_every=args.eval_every, eval_episodes=args.eval_episodes, log_every=args.log_every,
                     device=args.device, precision=args.precision, tensorboard=not args.no_tensorboard,
-                    config=parse_overrides(args.algo, args.set or []))
+                    compile=args.compile, config=parse_overrides(args.algo, args.set or []))
     if seeds is not None:
         return _train_seeds(args, run, seeds, dataset)
     summary = train(run, out, resume=args.resume, progress=not args.quiet, dataset=dataset)
@@ -337,6 +337,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--device", default="cpu")
     t.add_argument("--precision", choices=PRECISIONS, default="fp32",
                    help="bf16: matmuls in bfloat16 (autocast), weights, optimizer and output layers float32")
+    t.add_argument("--compile", action="store_true",
+                   help="torch.compile the update: faster for bf16 CQL (about 1.4x), no gain measured for the "
+                   "others; needs a C++ compiler on the CPU and spends 15-70 s compiling first")
     t.add_argument("--no-tensorboard", action="store_true")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=cmd_train)

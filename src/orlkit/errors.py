@@ -24,7 +24,8 @@ class DatasetError(OrlkitError):
 
 
 # Run-config fields that `orlkit train` / `orlkit online` take as command-line options; the others are set from Python.
-_CLI_OPTIONS = frozenset({"steps", "log_every", "eval_every", "eval_episodes", "snapshot_every", "start_steps"})
+_CLI_OPTIONS = frozenset({"compile", "steps", "log_every", "eval_every", "eval_episodes", "snapshot_every",
+                          "start_steps"})
 
 
 def option_name(field: str) -> str:

@@ -16,3 +16,10 @@ def continuous_path(tmp_path_factory: pytest.TempPathFactory) -> str:
     cols["actions"] = cols["actions"] / 2.0
     ds = TransitionDataset(**cols, meta={**ds.meta, "env_id": None})
     return str(save_dataset(ds, tmp_path_factory.mktemp("data") / "pendulum.npz"))
+
+
+@pytest.fixture(scope="session")
+def data_path(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """1000 rows of CartPole: a scripted pole-balancer, random for 30% of the episodes."""
+    ds = collect("CartPole-v1", lambda o: int(o[2] + o[3] > 0), 1000, seed=0, epsilon=lambda p: 0.3)
+    return str(save_dataset(ds, tmp_path_factory.mktemp("data") / "cartpole.npz"))

@@ -13,7 +13,6 @@ import pytest
 import torch
 
 from orlkit.algos import ALGORITHMS, default_config
-from orlkit.data.collect import collect
 from orlkit.data.formats import save_dataset
 from orlkit.errors import OrlkitError
 from orlkit.train.checkpoint import latest_checkpoint, read_checkpoint
@@ -21,13 +20,6 @@ from orlkit.train.fit import RunConfig, build, load_run, train
 from orlkit.train.io import read_jsonl
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-@pytest.fixture(scope="module")
-def data_path(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """1000 rows of CartPole: a scripted pole-balancer, random for 30% of the episodes."""
-    ds = collect("CartPole-v1", lambda o: int(o[2] + o[3] > 0), 1000, seed=0, epsilon=lambda p: 0.3)
-    return str(save_dataset(ds, tmp_path_factory.mktemp("data") / "cartpole.npz"))
 
 
 def small(algo: str, **overrides: Any) -> dict[str, Any]:

@@ -55,6 +55,7 @@ class RunConfig:
     keep_checkpoints: int = 2
     device: str = "cpu"
     precision: str = "fp32"  # "bf16": matmuls in bfloat16 under autocast, weights and losses fp32 (nets/precision.py)
+    compile: bool = False  # torch.compile the update (opt-in; pays off for bf16 CQL: benchmarks/README.md)
     tensorboard: bool = True
     config: dict[str, Any] = field(default_factory=dict)  # the algorithm's config (defaults filled in)
     # TransitionDataset.digest() of the data the run trains on, set when it starts; "" in runs made before it was
@@ -130,7 +131,7 @@ class _Run:
             if not (out / "config.json").exists():
                 raise OrlkitError(f"{out}: nothing to resume (no config.json); start without --resume")
             saved = json.loads((out / "config.json").read_text())
-            run = RunConfig(**{**saved, "steps": run.steps})
+            run = RunConfig(**{**saved, "steps": run.steps, "compile": run.compile})  # compiling changes no state
         elif (out / "config.json").exists():
             raise OrlkitError(f"{out} already holds a run; add --resume to continue it or choose another --out")
         raw = _dataset_for(run, dataset)
@@ -250,11 +251,12 @@ def train(run: RunConfig, out_dir: str | Path, resume: bool = False, progress: b
     sync = _device_sync(run.device)
     update_time, t_start = 0.0, time.perf_counter()
     bar = _progress_bar(run, r.start, progress, f"{run.algo}")
+    update = _compiled_update(algo) if run.compile else algo.update
     for step in range(r.start + 1, run.steps + 1):
         t0 = time.perf_counter()
         log = r.log_step(step)
         with autocast(run.precision, run.device), metrics_read_back(log):  # no device sync on other steps
-            metrics = algo.update(sampler.sample())
+            metrics = update(sampler.sample())
         if r.due(step):
             sync()
         update_time += time.perf_counter() - t0
@@ -263,6 +265,30 @@ def train(run: RunConfig, out_dir: str | Path, resume: bool = False, progress: b
         bar.update(1)
     bar.close()
     return r.close(update_time, time.perf_counter() - t_start)
+
+
+def _compiled_update(algo: Algorithm) -> Any:
+    """``algo.update`` under ``torch.compile`` (``--compile``). If compiling fails (on the CPU it needs a C++ compiler),
+    the first update raises one OrlkitError; the run's checkpoints so far are untouched."""
+    import torch
+
+    compiled = torch.compile(algo.update)
+    first = True
+
+    def update(batch: Any) -> dict[str, float]:
+        nonlocal first
+        if not first:
+            return compiled(batch)
+        try:
+            out = compiled(batch)
+        except Exception as e:  # torch._dynamo / inductor errors have no common public base class
+            raise OrlkitError(f"--compile: torch.compile could not compile {algo.name}'s update "
+                              f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); "
+                              "train without --compile") from e
+        first = False
+        return out
+
+    return update
 
 
 def train_together(run: RunConfig, seeds: list[int], out_dirs: list[str | Path], resume: bool = False,
@@ -276,6 +302,9 @@ def train_together(run: RunConfig, seeds: list[int], out_dirs: list[str | Path],
     check_seeds(seeds)
     if len(out_dirs) != len(seeds):
         raise OrlkitError(f"{len(out_dirs)} run directories for {len(seeds)} seeds")
+    if run.compile:
+        raise OrlkitError("--compile is not available with --seeds (several seeds in one process); train each seed "
+                          "with --seed and --compile, or the seeds together without --compile")
     run = _check_together(run, seeds, [Path(d) for d in out_dirs], resume)  # before any directory is touched
     if dataset is None:
         dataset = _dataset_for(run, None)  # loaded once for all seeds

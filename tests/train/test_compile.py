@@ -1,0 +1,59 @@
+"""``--compile``: the compiled update trains what the eager one trains; failures and misuse get one message."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from test_fit import final_checkpoint, run_config
+
+from orlkit.errors import OrlkitError
+from orlkit.train.fit import train, train_together
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+@pytest.mark.skipif(shutil.which("c++") is None and shutil.which("g++") is None,
+                    reason="torch.compile on the CPU needs a C++ compiler")
+def test_compiled_update_trains_what_the_eager_one_trains(data_path: str, tmp_path: Path, monkeypatch) -> None:
+    torch._dynamo.reset()
+    compiled_fns = []
+    real_compile = torch.compile
+    monkeypatch.setattr(torch, "compile", lambda fn, **kw: compiled_fns.append(fn) or real_compile(fn, **kw))
+    run = run_config(data_path, "cql-discrete", steps=20, eval_every=20, log_every=10)
+    eager = train(run, tmp_path / "eager", progress=False)
+    assert compiled_fns == []
+    compiled = train(run.__class__(**{**run.__dict__, "compile": True}), tmp_path / "compiled", progress=False)
+    assert [fn.__name__ for fn in compiled_fns] == ["update"]
+    assert compiled["steps"] == eager["steps"] == 20
+    (w_eager, _), (w_compiled, _) = final_checkpoint(tmp_path / "eager"), final_checkpoint(tmp_path / "compiled")
+    keys = [k for k in w_eager if k.startswith("modules.q.")]
+    assert keys
+    for key in keys:  # the same training up to rounding (fused kernels round differently)
+        torch.testing.assert_close(w_compiled[key], w_eager[key], rtol=1e-4, atol=1e-5)
+
+
+def test_a_failing_compile_is_one_error_and_keeps_the_checkpoints(data_path: str, tmp_path: Path, monkeypatch) -> None:
+    out = tmp_path / "run"
+    run = run_config(data_path, "bc", steps=20, eval_every=10)
+    train(run, out, progress=False)
+    before = sorted(p.name for p in (out / "checkpoints").iterdir())
+
+    def broken(fn, **kwargs):
+        def call(*args):
+            raise RuntimeError("no compiler here")
+        return call
+    monkeypatch.setattr(torch, "compile", broken)
+    with pytest.raises(OrlkitError, match=r"--compile: torch.compile could not compile bc's update \(RuntimeError: "
+                                          r"no compiler here\); train without --compile"):
+        train(run.__class__(**{**run.__dict__, "steps": 30, "compile": True}), out, resume=True, progress=False)
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == before
+
+
+def test_compile_with_several_seeds_is_refused(data_path: str, tmp_path: Path) -> None:
+    run = run_config(data_path, "bc", compile=True)
+    with pytest.raises(OrlkitError, match="--compile is not available with --seeds"):
+        train_together(run, [0, 1], [tmp_path / "a", tmp_path / "b"], progress=False)
+    assert not (tmp_path / "a").exists()
