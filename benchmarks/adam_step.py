@@ -12,17 +12,13 @@ from __future__ import annotations
 
 import argparse
 import copy
-import dataclasses
 import inspect
 import time
 
 import numpy as np
 import torch
 from machine import cpu_name  # benchmarks/machine.py
-from update_speed import dataset  # benchmarks/update_speed.py
-
-from orlkit.algos import ALGORITHMS, default_config, make_algorithm
-from orlkit.algos.base import DataSpec
+from update_speed import built  # benchmarks/update_speed.py
 
 
 class ShortStepAdam(torch.optim.Adam):
@@ -68,13 +64,7 @@ def short_step_adams(optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, 
 
 
 def compare(name: str, updates: int, blocks: int) -> tuple[float, float]:
-    cls = ALGORITHMS[name][0]
-    ds = dataset(discrete=cls.discrete_only)
-    cfg = default_config(name)
-    if hasattr(cfg, "hidden"):
-        cfg = dataclasses.replace(cfg, hidden=(256, 256), batch_size=256)
-    algo = make_algorithm(name, DataSpec.from_dataset(ds), cfg)
-    batch = algo.prepare(ds).sampler(256, seed=0)
+    algo, batch = built(name)
     for _ in range(20):  # creates every optimizer's state
         algo.update(batch.sample())
     variants = {"short": short_step_adams(algo.optimizers), "torch": algo.optimizers}

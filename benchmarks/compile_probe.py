@@ -18,10 +18,10 @@ import time
 
 import numpy as np
 import torch
-from update_speed import dataset  # benchmarks/update_speed.py
+from update_speed import built  # benchmarks/update_speed.py
 
-from orlkit.algos import ALGORITHMS, default_config, make_algorithm
-from orlkit.algos.base import DataSpec, metrics_read_back
+from orlkit.algos import ALGORITHMS
+from orlkit.algos.base import metrics_read_back
 from orlkit.nets.precision import PRECISIONS, autocast
 
 
@@ -33,9 +33,7 @@ def main() -> None:
     parser.add_argument("--blocks", type=int, default=5, help="timed blocks")
     parser.add_argument("--precision", choices=PRECISIONS, default="fp32", help="bf16: updates under bf16 autocast")
     args = parser.parse_args()
-    ds = dataset(discrete=ALGORITHMS[args.algo][0].discrete_only)
-    algo = make_algorithm(args.algo, DataSpec.from_dataset(ds), default_config(args.algo))
-    sampler = algo.prepare(ds).sampler(256, seed=0)
+    algo, sampler = built(args.algo)
     update = algo.update
     if args.variant == "compile-noopt":
         for opt in algo.optimizers.values():

@@ -19,8 +19,8 @@ import torch
 from machine import cpu_name  # benchmarks/machine.py
 
 from orlkit.algos import ALGORITHMS, default_config, make_algorithm
-from orlkit.algos.base import DataSpec
-from orlkit.data.dataset import TransitionDataset
+from orlkit.algos.base import Algorithm, DataSpec
+from orlkit.data.dataset import Sampler, TransitionDataset
 
 
 def dataset(discrete: bool, n: int = 10_000) -> TransitionDataset:
@@ -33,14 +33,18 @@ def dataset(discrete: bool, n: int = 10_000) -> TransitionDataset:
                              np.zeros(n, bool), n_actions=3 if discrete else None)
 
 
-def speed(name: str, updates: int) -> float:
-    cls = ALGORITHMS[name][0]
-    ds = dataset(discrete=cls.discrete_only)
+def built(name: str) -> tuple[Algorithm, Sampler]:
+    """The algorithm at the benchmark's sizes (256×256 networks, batch 256) and a sampler over its prepared data."""
+    ds = dataset(discrete=ALGORITHMS[name][0].discrete_only)
     cfg = default_config(name)
     if hasattr(cfg, "hidden"):
         cfg = dataclasses.replace(cfg, hidden=(256, 256), batch_size=256)
     algo = make_algorithm(name, DataSpec.from_dataset(ds), cfg)
-    batch = algo.prepare(ds).sampler(256, seed=0)
+    return algo, algo.prepare(ds).sampler(256, seed=0)
+
+
+def speed(name: str, updates: int) -> float:
+    algo, batch = built(name)
     for _ in range(20):
         algo.update(batch.sample())
     times = []
