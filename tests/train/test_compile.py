@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -25,7 +26,7 @@ def test_compiled_update_trains_what_the_eager_one_trains(data_path: str, tmp_pa
     run = run_config(data_path, "cql-discrete", steps=20, eval_every=20, log_every=10)
     eager = train(run, tmp_path / "eager", progress=False)
     assert compiled_fns == []
-    compiled = train(run.__class__(**{**run.__dict__, "compile": True}), tmp_path / "compiled", progress=False)
+    compiled = train(dataclasses.replace(run, compile=True), tmp_path / "compiled", progress=False)
     assert [fn.__name__ for fn in compiled_fns] == ["update"]
     assert compiled["steps"] == eager["steps"] == 20
     (w_eager, _), (w_compiled, _) = final_checkpoint(tmp_path / "eager"), final_checkpoint(tmp_path / "compiled")
@@ -48,7 +49,7 @@ def test_a_failing_compile_is_one_error_and_keeps_the_checkpoints(data_path: str
     monkeypatch.setattr(torch, "compile", broken)
     with pytest.raises(OrlkitError, match=r"--compile: torch.compile could not compile bc's update \(RuntimeError: "
                                           r"no compiler here\); train without --compile"):
-        train(run.__class__(**{**run.__dict__, "steps": 30, "compile": True}), out, resume=True, progress=False)
+        train(dataclasses.replace(run, steps=30, compile=True), out, resume=True, progress=False)
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == before
 
 
