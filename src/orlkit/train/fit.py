@@ -302,9 +302,6 @@ def train_together(run: RunConfig, seeds: list[int], out_dirs: list[str | Path],
     check_seeds(seeds)
     if len(out_dirs) != len(seeds):
         raise OrlkitError(f"{len(out_dirs)} run directories for {len(seeds)} seeds")
-    if run.compile:
-        raise OrlkitError("--compile is not available with --seeds (several seeds in one process); train each seed "
-                          "with --seed and --compile, or the seeds together without --compile")
     run = _check_together(run, seeds, [Path(d) for d in out_dirs], resume)  # before any directory is touched
     if dataset is None:
         dataset = _dataset_for(run, None)  # loaded once for all seeds
@@ -345,6 +342,9 @@ def train_together(run: RunConfig, seeds: list[int], out_dirs: list[str | Path],
 def _check_together(run: RunConfig, seeds: list[int], outs: list[Path], resume: bool) -> RunConfig:
     """Refuse, before any directory is written, what ``train_together`` cannot do; the run to train (on resume:
     the saved one, with ``run.steps``)."""
+    if run.compile:
+        raise OrlkitError("--compile is not available with --seeds (several seeds in one process); train each seed "
+                          "with --seed and --compile, or the seeds together without --compile")
     if not resume:
         taken = [str(o) for o in outs if (o / "config.json").exists()]
         if taken:
