@@ -33,14 +33,14 @@ def dataset(discrete: bool, n: int = 10_000) -> TransitionDataset:
                              np.zeros(n, bool), n_actions=3 if discrete else None)
 
 
-def built(name: str) -> tuple[Algorithm, Sampler]:
+def built(name: str, device: str = "cpu") -> tuple[Algorithm, Sampler]:
     """The algorithm at the benchmark's sizes (256×256 networks, batch 256) and a sampler over its prepared data."""
     ds = dataset(discrete=ALGORITHMS[name][0].discrete_only)
     cfg = default_config(name)
     if hasattr(cfg, "hidden"):
         cfg = dataclasses.replace(cfg, hidden=(256, 256), batch_size=256)
-    algo = make_algorithm(name, DataSpec.from_dataset(ds), cfg)
-    return algo, algo.prepare(ds).sampler(256, seed=0)
+    algo = make_algorithm(name, DataSpec.from_dataset(ds), cfg, device=device)
+    return algo, algo.prepare(ds).sampler(256, device, seed=0)
 
 
 def speed(name: str, updates: int) -> float:
