@@ -19,6 +19,11 @@ per run and nothing else competes for the cores. For each algorithm:
   episode after); peak resident memory of the process; then the final policy's normalized score over
   ``--eval-episodes``.
 
+``--compile bf16`` (or ``fp32,bf16``) adds orlkit runs with ``orlkit train --compile`` (``torch.compile`` of the
+update) at those precisions, in both phases: speed after the warm-up updates (compilation included in them),
+end to end with the compilation counted, from an empty inductor cache (a first run's wait). Give CQL enough
+updates (≥ 3,000) for that to amortise.
+
 Scores: mean ± std over seeds, and the IQM with a bootstrap 95% interval over seeds (Agarwal et al.
 2021; with 3 seeds the IQM is the mean and the interval is wide — read it as such).
 
@@ -151,18 +156,24 @@ def speed_worker(task: dict[str, Any]) -> dict[str, Any]:
     if task["lib"] == "orlkit":
         algo, sampler = orlkit_algo(task["algo"], ds, 0, device)
         precision = task["precision"]
+        if task.get("compile"):
+            from orlkit.train.fit import _compiled_update
+
+            update = _compiled_update(algo)  # what train() runs with --compile
+        else:
+            update = algo.update
 
         def step() -> float:  # update() reads its metrics back (to_floats): the GPU's work is inside the timer
             batch = sampler.sample()
             t0 = time.perf_counter()
             with autocast(precision, device):
-                algo.update(batch)
+                update(batch)
             return time.perf_counter() - t0
 
         for _ in range(20):
             step()
         out["updates_per_sec"] = median_rate(step, n)
-        if not task.get("floor", True):
+        if not task.get("floor", True) or task.get("compile"):  # the floor is the same GEMMs as the eager update's
             return out
         sys.path.insert(0, str(HERE))
         from floor import gemm_floor, gemm_flops, record_gemms
@@ -213,7 +224,7 @@ def train_worker(task: dict[str, Any]) -> dict[str, Any]:
         from orlkit.train.fit import RunConfig, train
 
         run = RunConfig(algo=ORLKIT_NAME[task["algo"]], dataset=task["dataset"], steps=n, seed=seed,
-                        eval_every=0, eval_episodes=1, precision=task["precision"],
+                        eval_every=0, eval_episodes=1, precision=task["precision"], compile=task.get("compile", False),
                         config={"batch_size": 256, "hidden": (256, 256), **ORLKIT_OVERRIDES[task["algo"]]})
         t0 = time.perf_counter()
         train(run, tmp / "run", progress=False, dataset=ds)
@@ -250,6 +261,8 @@ def train_worker(task: dict[str, Any]) -> dict[str, Any]:
 def run_task(task: dict[str, Any], threads: int) -> dict[str, Any]:
     """``task`` in a fresh Python process; adds its peak resident memory."""
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    if task.get("compile") and task["phase"] == "train":  # a cold inductor cache: the compilation a first run pays
+        env["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="orlkit-inductor-")
     proc = subprocess.Popen([sys.executable, __file__, "--worker", json.dumps(task)], stdout=subprocess.PIPE,
                             env=env, text=True)
     stdout = proc.stdout.read()
@@ -274,6 +287,12 @@ def iqm_ci(x: list[float], n_boot: int = 2000, seed: int = 0) -> tuple[float, fl
     return float(trim_mean(a, 0.25)), float(np.percentile(boots, 2.5)), float(np.percentile(boots, 97.5))
 
 
+def floor(speed: dict[str, Any], precision: str) -> float:
+    """The update's GEMM floor at ``precision``, seconds: the fastest of the measurements (each orlkit precision's first
+    process times the same GEMMs at both precisions). A floor is a lower bound, so a slower measurement is noise."""
+    return min(v["floor_s"][precision] for v in speed.values() if "floor_s" in v)
+
+
 def summarise(results: dict[str, Any]) -> dict[str, Any]:
     rows = {}
     for algo, r in results["algos"].items():
@@ -287,9 +306,9 @@ def summarise(results: dict[str, Any]) -> dict[str, Any]:
             row["update_ratio_bf16"] = row["orlkit_bf16_upd_s"] / row["d3rlpy_upd_s"]
         fp = s["orlkit-fp32"]
         row["gflop_per_update"] = fp["gflop_per_update"]
-        row["x_floor_fp32"] = (1 / fp["updates_per_sec"]) / fp["floor_s"]["fp32"]
+        row["x_floor_fp32"] = (1 / fp["updates_per_sec"]) / floor(s, "fp32")
         if "orlkit-bf16" in s:
-            row["x_floor_bf16"] = (1 / s["orlkit-bf16"]["updates_per_sec"]) / s["orlkit-bf16"]["floor_s"]["bf16"]
+            row["x_floor_bf16"] = (1 / s["orlkit-bf16"]["updates_per_sec"]) / floor(s, "bf16")
         for key, runs in r["train"].items():
             e2e = [t["updates_per_sec_end_to_end"] for t in runs]
             scores = [t["score"] for t in runs]
@@ -301,6 +320,15 @@ def summarise(results: dict[str, Any]) -> dict[str, Any]:
             row["e2e_ratio"] = row["orlkit-fp32_e2e_upd_s"] / row["d3rlpy_e2e_upd_s"]
         if "orlkit-bf16_e2e_upd_s" in row and "d3rlpy_e2e_upd_s" in row:
             row["e2e_ratio_bf16"] = row["orlkit-bf16_e2e_upd_s"] / row["d3rlpy_e2e_upd_s"]
+        for key in [k for k in s if k.endswith("-compile")]:  # orlkit-PRECISION-compile
+            pr = key.split("-")[1]
+            c = {"upd_s": s[key]["updates_per_sec"]}
+            c["update_ratio"] = c["upd_s"] / row["d3rlpy_upd_s"]
+            c["x_floor"] = (1 / c["upd_s"]) / floor(s, pr)  # the eager update's GEMMs at that precision
+            if f"{key}_e2e_upd_s" in row and "d3rlpy_e2e_upd_s" in row:
+                c["e2e_upd_s"] = row[f"{key}_e2e_upd_s"]
+                c["e2e_ratio"] = c["e2e_upd_s"] / row["d3rlpy_e2e_upd_s"]
+            row.setdefault("compiled", {})[pr] = c
         rows[algo] = row
     return rows
 
@@ -333,6 +361,16 @@ def markdown(results: dict[str, Any]) -> str:
         lines.append(f"| {algo} | {results['algos'][algo]['updates']} | {score(r, 'orlkit-fp32')} | "
                      f"{score(r, 'orlkit-bf16')} | {score(r, 'd3rlpy')} | "
                      f"{f(r.get('orlkit-fp32_peak_mb'), 0)} / {f(r.get('d3rlpy_peak_mb'), 0)} |")
+    compiled = [(algo, pr, c) for algo, r in rows.items() for pr, c in r.get("compiled", {}).items()]
+    if compiled:
+        lines += ["", "With `--compile` (torch.compile of orlkit's update; end to end includes the compilation):", "",
+                  "| algorithm | precision | orlkit upd/s in update | ratio vs d3rlpy | end to end orlkit vs d3rlpy "
+                  "(upd/s) | ratio | × floor at that precision | score orlkit compiled |", "|" + "---|" * 8]
+        for algo, pr, c in compiled:
+            r = rows[algo]
+            lines.append(f"| {algo} | {pr} | {f(c['upd_s'])} | {f(c['update_ratio'], 2)} | {f(c.get('e2e_upd_s'))} vs "
+                         f"{f(r.get('d3rlpy_e2e_upd_s'))} | {f(c.get('e2e_ratio'), 2)} | {f(c.get('x_floor'), 2)} | "
+                         f"{score(r, f'orlkit-{pr}-compile')} |")
     m = results["machine"]
     where = f"{m['gpu']} (CUDA), host {m['cpu']}" if m.get("gpu") else m["cpu"]
     lines += ["", f"Measured {results['date']} on {where} ({m['threads']} threads), torch {m['torch']}, "
@@ -372,6 +410,8 @@ def main() -> None:
     p.add_argument("--speed-rounds", type=int, default=3, help="fresh processes per library in the speed phase")
     p.add_argument("--eval-episodes", type=int, default=10, help="episodes of the final evaluation")
     p.add_argument("--precision", default="fp32,bf16", help="orlkit precisions to run")
+    p.add_argument("--compile", default="", help="precisions (of --precision) to run again with orlkit's --compile, "
+                   "e.g. bf16 (default: none)")
     p.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads (default: all cores)")
     p.add_argument("--skip-train", action="store_true", help="speed and floor only")
     p.add_argument("--device", default="cpu", help="cpu or cuda (speed and floor only: needs --skip-train)")
@@ -409,6 +449,9 @@ def main() -> None:
     if unknown:
         raise SystemExit(f"unknown algorithm(s) {unknown}; choose from {', '.join(ALGOS)}")
     precisions = [x.strip() for x in args.precision.split(",") if x.strip()]
+    compiled = [x.strip() for x in args.compile.split(",") if x.strip()]
+    if stray := [x for x in compiled if x not in precisions]:
+        p.error(f"--compile {','.join(stray)}: not among --precision ({args.precision})")
     from orlkit.train.malloc import tune_malloc
 
     malloc_tuned = tune_malloc()  # whether the workers' tune_malloc() takes effect: they share this platform and env
@@ -427,23 +470,25 @@ def main() -> None:
         entry: dict[str, Any] = {"dataset": dataset, "updates": updates, "speed": {}, "train": {}}
         base = {"algo": algo, "dataset": dataset, "timing_updates": args.timing_updates,
                 "eval_episodes": args.eval_episodes, "device": args.device, "d3rlpy_malloc": args.d3rlpy_malloc}
-        keys = [(f"orlkit-{pr}", "orlkit", pr) for pr in precisions] + [("d3rlpy", "d3rlpy", "fp32")]
+        keys = ([(f"orlkit-{pr}", "orlkit", pr, False) for pr in precisions]
+                + [(f"orlkit-{pr}-compile", "orlkit", pr, True) for pr in compiled]
+                + [("d3rlpy", "d3rlpy", "fp32", False)])
         # Speed: --speed-rounds rounds, each a fresh process per library and precision, in turn; the median over
         # rounds (a process's own rate is the median of 3 blocks). Processes differ more than blocks within one.
-        rounds: dict[str, list[dict[str, Any]]] = {key: [] for key, _, _ in keys}
+        rounds: dict[str, list[dict[str, Any]]] = {key: [] for key, *_ in keys}
         for r in range(args.speed_rounds):
-            for key, lib, precision in keys:
+            for key, lib, precision, comp in keys:
                 rounds[key].append(run_task({**base, "phase": "speed", "lib": lib, "precision": precision,
-                                             "floor": r == 0}, args.threads))
+                                             "compile": comp, "floor": r == 0}, args.threads))
                 print(f"{algo:13s} {key:12s} round {r}: {rounds[key][-1]['updates_per_sec']:8.1f} upd/s in update",
                       flush=True)
         entry["speed"] = {key: median_of_rounds(runs) for key, runs in rounds.items()}
         if not args.skip_train:
-            entry["train"] = {key: [] for key, _, _ in keys}
+            entry["train"] = {key: [] for key, *_ in keys}
             for seed in range(args.seeds):  # seeds outermost: the libraries take turns, as in the speed phase
-                for key, lib, precision in keys:
-                    run = run_task({**base, "phase": "train", "lib": lib, "precision": precision, "seed": seed,
-                                    "updates": updates}, args.threads)
+                for key, lib, precision, comp in keys:
+                    run = run_task({**base, "phase": "train", "lib": lib, "precision": precision, "compile": comp,
+                                    "seed": seed, "updates": updates}, args.threads)
                     entry["train"][key].append(run)
                     print(f"{algo:13s} {key:12s} seed {seed}: {run['updates_per_sec_end_to_end']:.1f} upd/s end "
                           f"to end, score {run['score']:.1f}, {run['peak_rss_mb']:.0f} MB", flush=True)

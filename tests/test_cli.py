@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import shlex
@@ -234,3 +235,22 @@ def test_cli_defaults_are_the_run_configs_defaults():
         assert {"steps", "eval_every", "eval_episodes"} <= {f.name for f in shared}
         for f in shared:
             assert args[f.name] == f.default, (argv[0], f.name)
+
+
+def test_messages_name_exactly_the_config_fields_that_are_cli_options():
+    """errors._CLI_OPTIONS (which makes a message say `--log-every` rather than `log_every`) holds every RunConfig /
+    OnlineConfig field that `orlkit train` / `orlkit online` takes as a `--field-name` option, and nothing else."""
+    import dataclasses
+
+    from orlkit.cli import build_parser
+    from orlkit.errors import _CLI_OPTIONS
+    from orlkit.train.fit import RunConfig
+    from orlkit.train.online import OnlineConfig
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    options = set()
+    for cmd, cls in (("train", RunConfig), ("online", OnlineConfig)):
+        flags = {s for a in sub.choices[cmd]._actions for s in a.option_strings}
+        options |= {f.name for f in dataclasses.fields(cls) if "--" + f.name.replace("_", "-") in flags}
+    assert options == _CLI_OPTIONS

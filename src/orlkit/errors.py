@@ -24,8 +24,9 @@ class DatasetError(OrlkitError):
 
 
 # Run-config fields that `orlkit train` / `orlkit online` take as command-line options; the others are set from Python.
-_CLI_OPTIONS = frozenset({"compile", "steps", "log_every", "eval_every", "eval_episodes", "snapshot_every",
-                          "start_steps"})
+# tests/test_cli.py checks this set against the parsers.
+_CLI_OPTIONS = frozenset({"compile", "dataset", "device", "eval_episodes", "eval_every", "log_every", "precision",
+                          "seed", "snapshot_every", "start_steps", "steps"})
 
 
 def option_name(field: str) -> str:

@@ -214,6 +214,12 @@ def test_bad_run_config_is_refused(field: str, value: int, data_path: str) -> No
         run_config(data_path, **{field: value})
 
 
+@pytest.mark.parametrize("field", ["compile", "tensorboard"])
+def test_switches_must_be_bools(field: str, data_path: str) -> None:
+    with pytest.raises(OrlkitError, match=f"^RunConfig.{field} must be True or False, got 'no'"):
+        run_config(data_path, **{field: "no"})  # a non-empty string would otherwise read as true
+
+
 def test_unknown_config_key_is_refused(data_path: str) -> None:
     with pytest.raises(OrlkitError, match="nosuchkey"):
         RunConfig(algo="bc", dataset=data_path, config={"nosuchkey": 1})

@@ -64,6 +64,9 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         check_precision(self.precision)
+        for name in ("compile", "tensorboard"):  # from Python, "no" would otherwise read as true
+            if not isinstance(getattr(self, name), bool):
+                raise OrlkitError(f"RunConfig.{name} must be True or False, got {getattr(self, name)!r}")
         for name in ("steps", "log_every", "eval_episodes"):
             if getattr(self, name) < 1:
                 raise OrlkitError(f"{option_name(name)} must be at least 1, got {getattr(self, name)}")
