@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -267,6 +268,8 @@ def run_task(task: dict[str, Any], threads: int) -> dict[str, Any]:
                             env=env, text=True)
     stdout = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
+    if "TORCHINDUCTOR_CACHE_DIR" in env and env["TORCHINDUCTOR_CACHE_DIR"] != os.environ.get("TORCHINDUCTOR_CACHE_DIR"):
+        shutil.rmtree(env["TORCHINDUCTOR_CACHE_DIR"], ignore_errors=True)
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise RuntimeError(f"worker failed ({proc.returncode}): {task}")
@@ -480,7 +483,7 @@ def main() -> None:
             for key, lib, precision, comp in keys:
                 rounds[key].append(run_task({**base, "phase": "speed", "lib": lib, "precision": precision,
                                              "compile": comp, "floor": r == 0}, args.threads))
-                print(f"{algo:13s} {key:12s} round {r}: {rounds[key][-1]['updates_per_sec']:8.1f} upd/s in update",
+                print(f"{algo:13s} {key:19s} round {r}: {rounds[key][-1]['updates_per_sec']:8.1f} upd/s in update",
                       flush=True)
         entry["speed"] = {key: median_of_rounds(runs) for key, runs in rounds.items()}
         if not args.skip_train:
@@ -490,7 +493,7 @@ def main() -> None:
                     run = run_task({**base, "phase": "train", "lib": lib, "precision": precision, "compile": comp,
                                     "seed": seed, "updates": updates}, args.threads)
                     entry["train"][key].append(run)
-                    print(f"{algo:13s} {key:12s} seed {seed}: {run['updates_per_sec_end_to_end']:.1f} upd/s end "
+                    print(f"{algo:13s} {key:19s} seed {seed}: {run['updates_per_sec_end_to_end']:.1f} upd/s end "
                           f"to end, score {run['score']:.1f}, {run['peak_rss_mb']:.0f} MB", flush=True)
         results["algos"][algo] = entry
         results["summary"] = summarise(results)

@@ -13,17 +13,18 @@ OUT=${OUT:-/tmp/compile-gpu}
 ALGOS=${ALGOS:-"cql-continuous iql td3bc cql-discrete"}
 DEADLINE=${DEADLINE:-420}   # seconds: no timed process starts after this
 mkdir -p "$OUT"
+WARM=$(mktemp -d)   # the compile pass's output, this run's only
 { nvidia-smi --query-gpu=name,driver_version --format=csv,noheader; python3 -c "import torch; print('torch', torch.__version__)"; } | tee "$OUT/log"
 t0=$SECONDS
 for a in $ALGOS; do
   for v in compile compile-cudagraphs; do
     timeout 300 python3 benchmarks/compile_probe.py "$a" "$v" --device cuda --updates 1 --blocks 1 \
-      >"/tmp/warm-$a-$v.txt" 2>&1 &
+      >"$WARM/$a-$v.txt" 2>&1 &
   done
 done
 wait
 echo "compiled all variants in parallel: $((SECONDS - t0)) s" | tee -a "$OUT/log"
-grep -h "warm-up" /tmp/warm-*.txt | sed 's/^/  warm: /' | tee -a "$OUT/log"
+grep -h "warm-up" "$WARM"/*.txt | sed 's/^/  warm: /' | tee -a "$OUT/log"
 for a in $ALGOS; do
   for v in eager compile compile-cudagraphs; do
     if [ "$SECONDS" -gt "$DEADLINE" ]; then echo "deadline: $a $v not timed" | tee -a "$OUT/log"; continue; fi

@@ -13,7 +13,9 @@ every optimizer's ``step`` excluded from compilation, ``torch._dynamo.disable``)
 eager update captured whole with ``torch.cuda.graph``, Adam made ``capturable``, then replayed on a static batch
 that each sampled batch is copied into). ``cudagraph`` measures speed only: what the Python side decides per update
 (TD3+BC's every-other-step actor, IQL's learning-rate schedule, a periodic target copy) is frozen at the capture.
-``--device cuda`` waits for the GPU at the end of each block, so a block's time is the GPU's work.
+``--device cuda`` waits for the GPU at the end of each block, so a block's time includes all the GPU work it queued.
+The graph holds the update it captured: the fourth (after three warm-up updates), which for TD3+BC (actor every
+second update) is a critic-only update.
 """
 
 from __future__ import annotations
@@ -68,6 +70,8 @@ def main() -> None:
     parser.add_argument("--precision", choices=PRECISIONS, default="fp32", help="bf16: updates under bf16 autocast")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     args = parser.parse_args()
+    if args.variant == "cudagraph" and not args.device.startswith("cuda"):
+        parser.error("the cudagraph variant needs --device cuda")
     algo, sampler = built(args.algo, args.device)
     sync = torch.cuda.synchronize if args.device.startswith("cuda") else (lambda: None)
     update = algo.update

@@ -339,7 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="bf16: matmuls in bfloat16 (autocast), weights, optimizer and output layers float32")
     t.add_argument("--compile", action="store_true",
                    help="torch.compile the update: on the CPU about 1.2-1.3x faster for bf16 CQL and TD3+BC, no gain "
-                   "in fp32, and slower on an H200 GPU; needs a C++ compiler on the CPU and spends 15-60 s "
+                   "in fp32, and slower in fp32 on an H200 GPU; needs a C++ compiler on the CPU and spends 15-60 s "
                    "compiling first, so it pays in long runs only")
     t.add_argument("--no-tensorboard", action="store_true")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
