@@ -368,12 +368,12 @@ def markdown(results: dict[str, Any]) -> str:
     if compiled:
         lines += ["", "With `--compile` (torch.compile of orlkit's update; end to end includes the compilation):", "",
                   "| algorithm | precision | orlkit upd/s in update | ratio vs d3rlpy | end to end orlkit vs d3rlpy "
-                  "(upd/s) | ratio | × floor at that precision | score orlkit compiled |", "|" + "---|" * 8]
+                  "(upd/s) | ratio | × floor at that precision | score orlkit compiled | peak MB |", "|" + "---|" * 9]
         for algo, pr, c in compiled:
             r = rows[algo]
             lines.append(f"| {algo} | {pr} | {f(c['upd_s'])} | {f(c['update_ratio'], 2)} | {f(c.get('e2e_upd_s'))} vs "
                          f"{f(r.get('d3rlpy_e2e_upd_s'))} | {f(c.get('e2e_ratio'), 2)} | {f(c.get('x_floor'), 2)} | "
-                         f"{score(r, f'orlkit-{pr}-compile')} |")
+                         f"{score(r, f'orlkit-{pr}-compile')} | {f(r.get(f'orlkit-{pr}-compile_peak_mb'), 0)} |")
     m = results["machine"]
     where = f"{m['gpu']} (CUDA), host {m['cpu']}" if m.get("gpu") else m["cpu"]
     lines += ["", f"Measured {results['date']} on {where} ({m['threads']} threads), torch {m['torch']}, "
