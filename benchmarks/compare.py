@@ -262,14 +262,15 @@ def train_worker(task: dict[str, Any]) -> dict[str, Any]:
 def run_task(task: dict[str, Any], threads: int) -> dict[str, Any]:
     """``task`` in a fresh Python process; adds its peak resident memory."""
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    cold_cache = None
     if task.get("compile") and task["phase"] == "train":  # a cold inductor cache: the compilation a first run pays
-        env["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="orlkit-inductor-")
+        cold_cache = env["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="orlkit-inductor-")
     proc = subprocess.Popen([sys.executable, __file__, "--worker", json.dumps(task)], stdout=subprocess.PIPE,
                             env=env, text=True)
     stdout = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
-    if "TORCHINDUCTOR_CACHE_DIR" in env and env["TORCHINDUCTOR_CACHE_DIR"] != os.environ.get("TORCHINDUCTOR_CACHE_DIR"):
-        shutil.rmtree(env["TORCHINDUCTOR_CACHE_DIR"], ignore_errors=True)
+    if cold_cache:
+        shutil.rmtree(cold_cache, ignore_errors=True)
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise RuntimeError(f"worker failed ({proc.returncode}): {task}")
