@@ -29,6 +29,7 @@ from update_speed import built  # benchmarks/update_speed.py
 
 from orlkit.algos import ALGORITHMS
 from orlkit.algos.base import metrics_read_back
+from orlkit.data.dataset import FIELDS
 from orlkit.nets.precision import PRECISIONS, autocast
 
 
@@ -52,7 +53,7 @@ def graphed(algo, sampler):
     with torch.cuda.graph(graph):
         algo.update(static)
     def update(batch) -> None:
-        for n in ("obs", "actions", "rewards", "next_obs", "terminals", "timeouts"):
+        for n in FIELDS:
             getattr(static, n).copy_(getattr(batch, n))
         for k, v in static.extras.items():
             v.copy_(batch.extras[k])
