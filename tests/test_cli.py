@@ -182,6 +182,17 @@ def test_demo_seeds_for_the_one_seed_demo_exits_2_instead_of_being_ignored(capsy
                      "notifications", "one fixed seed", "--seeds")
 
 
+def test_demo_dataset_is_refused_where_the_demo_has_a_fixed_one_and_checked_where_it_has_not(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import orlkit.demos.stitching as stitching
+
+    monkeypatch.setattr(stitching, "make_dataset", lambda name: pytest.fail("the demo ran"))
+    assert_bad_input(main(["demo", "classic", "--dataset", "pointmaze-stitch"]), capsys.readouterr().err,
+                     "classic", "fixed dataset", "--dataset")
+    assert_bad_input(main(["demo", "stitching", "--dataset", "hopper-medium"]), capsys.readouterr().err,
+                     "pointmaze-stitch-walls", "'hopper-medium'")
+
+
 def test_online_train_eval_and_resume(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = str(tmp_path / "run")
     args = ["online", "sac", "--env", "Pendulum-v1", "--steps", "300", "--start-steps", "100", "--eval-every", "200",

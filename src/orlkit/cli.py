@@ -285,6 +285,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
         figure_format(args.plot)  # a path it cannot write is refused before the demo's runs, not after them
         kwargs["plot_path"] = args.plot
+    if args.dataset is not None:
+        if "dataset" not in inspect.signature(demo_main).parameters:
+            raise OrlkitError(f"demo '{args.demo}' has a fixed dataset; --dataset works with: stitching")
+        kwargs["dataset"] = args.dataset
     return demo_main(json_output=args.json, progress=not args.quiet, **kwargs)
 
 
@@ -404,6 +408,8 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--plot", metavar="PNG", help="save the demo's figure here (preferences, goal-classifier)")
     m.add_argument("--seeds", type=int,
                    help="seeds per algorithm (default 3; quickstart 1; notifications: seed 0 only)")
+    m.add_argument("--dataset", help="stitching only: pointmaze-stitch (default) or pointmaze-stitch-walls "
+                                     "(the same hops with wall sensors in the observation)")
     m.add_argument("--quiet", action="store_true")
     m.set_defaults(func=cmd_demo)
 

@@ -41,3 +41,14 @@ def test_reward_shift_changes_only_the_rewards():
             np.testing.assert_array_equal(shifted.columns()[name], col, err_msg=name)
     assert shifted.meta["env_id"] == ds.meta["env_id"]
     assert stitching.shift_rewards(ds, 0.0) is ds
+
+
+def test_demo_runs_on_the_wall_sensor_data():
+    res = stitching.run(1, steps=2, jobs={"cql": stitching.JOBS["cql"]}, eval_episodes=1, progress=False,
+                        dataset="pointmaze-stitch-walls")
+    assert res["dataset"] == "pointmaze-stitch-walls" and set(res["algorithms"]) == {"cql"}
+    assert res["data"]["episodes_start_to_goal"] == 0 and res["data"]["episodes_in_goal_cell"] > 0
+    walls, plain = make_dataset("pointmaze-stitch-walls"), make_dataset("pointmaze-stitch")
+    assert walls.obs.shape == (len(plain), 8)
+    np.testing.assert_array_equal(walls.obs[:, :4], plain.obs)
+    np.testing.assert_array_equal(walls.actions, plain.actions)

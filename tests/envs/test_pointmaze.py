@@ -291,3 +291,34 @@ def test_start_spread_sets_where_hops_start(env):
     for bad in (-0.1, 0.5):
         with pytest.raises(ValueError, match="start_spread"):
             make_pointmaze_dataset(n_transitions=100, start_spread=bad)
+
+
+def test_wall_sensors_measure_the_distance_to_the_nearest_wall():
+    e = PointMaze(wall_obs=True)
+    assert e.observation_space.shape == (8,)
+    assert PointMaze(goal_in_obs=True, wall_obs=True).reset(seed=0)[0].shape == (10,)
+    # Start cell (1, 1): walls above, below and to the left; (1, 2) free to the right.
+    obs, _ = e.reset(options={"pos": (1.3, 1.6), "vel": (0.0, 0.0)})
+    np.testing.assert_allclose(e.wall_distances(), [0.6, 1.0, 0.4, 0.3], atol=1e-12)
+    np.testing.assert_allclose(obs[4:], [0.2, 1.0, -0.2, -0.4], atol=1e-6)
+    np.testing.assert_allclose(e.positions(obs), (1.3, 1.6), atol=1e-5)  # the first four entries are unchanged
+    # Junction (3, 3): free up, left and right; wall below.
+    e.reset(options={"pos": (3.5, 3.9), "vel": (0.0, 0.0)})
+    np.testing.assert_allclose(e.wall_distances(), [1.0, 1.0, 0.1, 1.0], atol=1e-12)
+    # Pressing into the wall below drives that sensor to (almost) 0.
+    for _ in range(10):
+        obs, *_ = e.step(np.array([0.0, 1.0], np.float32))
+    assert obs[6] < -0.999 and e.observation_space.contains(obs)
+
+
+def test_wall_sensor_data_has_the_same_hops_as_without():
+    plain = make_pointmaze_dataset(n_transitions=2_000, seed=0)
+    walls = make_pointmaze_dataset(n_transitions=2_000, seed=0, wall_obs=True)
+    assert walls.obs.shape == (2_000, 8) and walls.meta["env_kwargs"]["wall_obs"] is True
+    np.testing.assert_array_equal(walls.obs[:, :4], plain.obs)
+    np.testing.assert_array_equal(walls.next_obs[:, :4], plain.next_obs)
+    np.testing.assert_array_equal(walls.actions, plain.actions)
+    np.testing.assert_array_equal(walls.rewards, plain.rewards)
+    e = make_env(walls.meta["env_id"], walls.meta["env_kwargs"]).unwrapped
+    assert e.wall_obs and e.observation_space.shape == walls.obs_shape
+    assert "wall_obs" not in plain.meta["env_kwargs"]

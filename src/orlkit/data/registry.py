@@ -67,6 +67,11 @@ def _register_builtins() -> None:
         "only: no episode goes from start to goal, 100k transitions",
         lambda seed: make_pointmaze_dataset(n_transitions=100_000, seed=seed), version=3))
     register(DatasetMaker(
+        "pointmaze-stitch-walls", "orlkit/PointMaze-v0",
+        "pointmaze-stitch with four wall sensors in the observation (distance to the nearest wall up, right, "
+        "down, left, capped at one cell): the same hops, 100k transitions",
+        lambda seed: make_pointmaze_dataset(n_transitions=100_000, seed=seed, wall_obs=True)))
+    register(DatasetMaker(
         "pusher-demos", "orlkit/Pusher-v0",
         "2D pusher: 50 scripted demonstrations (action noise 0.1) that push the block around the wall into "
         "the goal; their final states are the goal classifier's success examples; 5k transitions",

@@ -39,7 +39,10 @@ The point (NumPy float64 physics, fixed ``dt``)
 
 Observation (float32, every entry in ``[-1, 1]``)
     ``[2x/W − 1, 2y/H − 1, vx/vmax, vy/vmax]`` for a ``H × W`` map; with ``goal_in_obs=True`` the
-    goal centre, scaled the same way, is appended (the goal is fixed, so it is off by default).
+    goal centre, scaled the same way, is appended (the goal is fixed, so it is off by default); with
+    ``wall_obs=True`` four wall sensors follow: per direction (up, right, down, left), the distance
+    from the point to the nearest wall along that axis, capped at one cell, as ``2d − 1`` (off by
+    default).
     :meth:`PointMaze.positions` turns observations back into ``(x, y)``.
 
 Episode
@@ -200,6 +203,8 @@ class PointMaze(gymnasium.Env):
         goal_radius: the episode succeeds within this distance of the goal cell's centre.
         start_noise: the start position is the ``S`` centre plus ``U(−start_noise, start_noise)``.
         goal_in_obs: append the (fixed) goal centre to the observation.
+        wall_obs: append four wall sensors (up, right, down, left): the distance to the nearest wall
+            along that axis, capped at one cell, scaled to ``[-1, 1]``.
         render_mode: ``None`` or ``"ansi"``.
     """
 
@@ -207,7 +212,8 @@ class PointMaze(gymnasium.Env):
 
     def __init__(self, layout: list[str] | None = None, max_steps: int = 200, dt: float = 0.1,
                  damping: float = 0.9, accel: float = 5.0, vmax: float = 2.0, goal_radius: float = 0.5,
-                 start_noise: float = 0.1, goal_in_obs: bool = False, render_mode: str | None = None):
+                 start_noise: float = 0.1, goal_in_obs: bool = False, wall_obs: bool = False,
+                 render_mode: str | None = None):
         self.layout = check_layout(layout if layout is not None else DEFAULT_LAYOUT)
         if max_steps < 1:
             raise ValueError(f"max_steps must be positive, got {max_steps}")
@@ -223,6 +229,7 @@ class PointMaze(gymnasium.Env):
             raise ValueError(f"render_mode must be None or 'ansi', got {render_mode!r}")
         self.max_steps, self.dt, self.damping, self.accel, self.vmax = int(max_steps), dt, damping, accel, vmax
         self.goal_radius, self.start_noise, self.goal_in_obs = goal_radius, start_noise, goal_in_obs
+        self.wall_obs = bool(wall_obs)
         self.render_mode = render_mode
 
         self.free = _free_mask(self.layout)  # (H, W)
@@ -231,7 +238,7 @@ class PointMaze(gymnasium.Env):
         self.goal = self.cell_center(self.goal_cell)
         self.goal_distances = bfs_distances(self.free, self.goal_cell)  # (H, W) hops to G
         self._scale = np.array([2.0 / self.width, 2.0 / self.height])
-        obs_dim = 6 if goal_in_obs else 4
+        obs_dim = 4 + 2 * bool(goal_in_obs) + 4 * self.wall_obs
         self.observation_space = spaces.Box(-1.0, 1.0, (obs_dim,), dtype=np.float32)
         self.action_space = spaces.Box(-1.0, 1.0, (2,), dtype=np.float32)
         self.pos = np.zeros(2)
@@ -277,6 +284,17 @@ class PointMaze(gymnasium.Env):
         """Every free cell (``S`` and ``G`` included) in row-major order."""
         return [(int(r), int(c)) for r, c in zip(*np.nonzero(self.free), strict=True)]
 
+    def wall_distances(self) -> np.ndarray:
+        """(4,) distance from the point to the nearest wall up, right, down and left along that axis, capped
+        at 1 (one cell): the edge of the point's cell where the neighbouring cell is a wall, else 1."""
+        (x, y), (r, c) = self.pos, (math.floor(self.pos[1]), math.floor(self.pos[0]))
+        edges = (y - r, c + 1 - x, r + 1 - y, x - c)  # up, right, down, left
+        out = np.ones(4)
+        for i, ((dr, dc), d) in enumerate(zip(MOVES, edges, strict=True)):
+            if not self._free_xy(c + dc + 0.5, r + dr + 0.5):
+                out[i] = min(1.0, d)
+        return out
+
     def positions(self, obs: np.ndarray) -> np.ndarray:
         """(..., 2) float64 ``(x, y)`` decoded from observations (..., obs_dim)."""
         obs = np.asarray(obs, dtype=np.float64)
@@ -290,6 +308,8 @@ class PointMaze(gymnasium.Env):
         parts = [self.pos * self._scale - 1.0, self.vel / self.vmax]
         if self.goal_in_obs:
             parts.append(self.goal * self._scale - 1.0)
+        if self.wall_obs:
+            parts.append(2.0 * self.wall_distances() - 1.0)
         obs = np.concatenate(parts)
         return np.minimum(np.maximum(obs, -1.0), 1.0).astype(np.float32)
 
@@ -426,7 +446,7 @@ def hop_pairs(env: PointMaze) -> list[tuple[Cell, Cell]]:
 
 def make_pointmaze_dataset(n_transitions: int = 100_000, seed: int = 0, layout: list[str] | None = None,
                            noise: float = 0.8, hop_steps: int = 50, hop_radius: float = 0.3,
-                           start_spread: float = 0.3) -> TransitionDataset:
+                           start_spread: float = 0.3, wall_obs: bool = False) -> TransitionDataset:
     """Noisy PD hops between neighbouring cells, exactly ``n_transitions`` rows (see module doc).
 
     Args:
@@ -439,6 +459,8 @@ def make_pointmaze_dataset(n_transitions: int = 100_000, seed: int = 0, layout: 
         hop_radius: a hop arrives within this distance of the target cell's centre.
         start_spread: a hop starts at its source cell's centre plus ``U(-start_spread, start_spread)`` per axis
             (below 0.5, which is the cell's edge).
+        wall_obs: observations with the env's four wall sensors (``PointMaze(wall_obs=True)``); the hops, actions
+            and rewards are the same as without them for the same seed.
 
     The extras ``hop_source`` and ``hop_target`` hold, per row, the index of the hop's source and
     target cell in ``env.free_cells()``; ``meta`` holds ``env_id``, ``env_kwargs`` (with the layout)
@@ -449,7 +471,7 @@ def make_pointmaze_dataset(n_transitions: int = 100_000, seed: int = 0, layout: 
     if noise < 0 or hop_steps < 1 or not 0.0 < hop_radius <= 0.5 or not 0.0 <= start_spread < 0.5:
         raise ValueError(f"need noise >= 0, hop_steps >= 1, hop_radius in (0, 0.5] and start_spread in [0, 0.5); "
                          f"got {noise}, {hop_steps}, {hop_radius}, {start_spread}")
-    env = PointMaze(layout=layout)
+    env = PointMaze(layout=layout, wall_obs=wall_obs)
     hops_apart = int(env.goal_distances[env.start_cell])
     if hops_apart < MIN_START_GOAL_HOPS:
         raise LayoutError(f"S and G are {hops_apart} hops apart; the stitching dataset needs at least "
@@ -489,7 +511,8 @@ def make_pointmaze_dataset(n_transitions: int = 100_000, seed: int = 0, layout: 
                 break
     tout_l[-1] = tout_l[-1] or not term_l[-1]
 
-    meta = {"env_id": ENV_ID, "env_kwargs": {"layout": list(env.layout)}, "layout": list(env.layout),
+    env_kwargs: dict[str, Any] = {"layout": list(env.layout), **({"wall_obs": True} if wall_obs else {})}
+    meta = {"env_id": ENV_ID, "env_kwargs": env_kwargs, "layout": list(env.layout),
             "seed": seed, "noise": noise, "hop_steps": hop_steps, "hop_radius": hop_radius,
             "start_spread": start_spread, "behavior": "pd-hops between neighbouring cells"}
     return TransitionDataset(np.array(obs_l), np.array(act_l, dtype=np.float32), np.array(rew_l, np.float32),
