@@ -2,11 +2,12 @@
 
     python benchmarks/stitching_probe.py CQL_RUN_DIR IQL_RUN_DIR
 
-Both are run directories of ``train()`` on ``pointmaze-stitch`` with rewards r − 1 (as ``orlkit demo stitching``
-trains them). Rolls out the CQL policy's mode from the start for one episode, takes the state it ends in, and prints
-CQL's Q̂ there for its own action and for the maze oracle's action, the Bellman residual of the step it takes there
-(with the online critics at the policy's mode, not the target critics at sampled actions that training uses),
-the true values (staying forever: −1/(1 − γ); the oracle's way from there), and the IQL run's V and Q̂ at that state.
+Both are run directories of ``train()`` on ``pointmaze-stitch`` (or ``pointmaze-stitch-walls``) with rewards r − 1
+(as ``orlkit demo stitching`` trains them). Rolls out the CQL policy's mode from the start for one episode, takes
+the state it ends in, and prints CQL's Q̂ there for its own action and for the maze oracle's action, the Bellman
+residual of the step it takes there (with the online critics at the policy's mode, not the target critics at sampled
+actions that training uses), the true values (staying forever: −1/(1 − γ); the oracle's way from there), and the IQL
+run's V and Q̂ at that state.
 """
 
 from __future__ import annotations

@@ -81,6 +81,7 @@ def test_gymnasium_env_checker_passes():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         check_env(gymnasium.make(ENV_ID, render_mode="ansi").unwrapped)
+        check_env(gymnasium.make(ENV_ID, render_mode="ansi", wall_obs=True, goal_in_obs=True).unwrapped)
 
 
 def test_render_draws_the_point():
@@ -296,7 +297,11 @@ def test_start_spread_sets_where_hops_start(env):
 def test_wall_sensors_measure_the_distance_to_the_nearest_wall():
     e = PointMaze(wall_obs=True)
     assert e.observation_space.shape == (8,)
-    assert PointMaze(goal_in_obs=True, wall_obs=True).reset(seed=0)[0].shape == (10,)
+    both = PointMaze(goal_in_obs=True, wall_obs=True)
+    obs, _ = both.reset(seed=0)
+    assert obs.shape == (10,)
+    np.testing.assert_allclose(both.positions(obs[4:6]), both.goal, atol=1e-5)  # the goal, then the sensors
+    np.testing.assert_allclose(obs[6:], 2 * both.wall_distances() - 1, atol=1e-6)
     # Start cell (1, 1): walls above, below and to the left; (1, 2) free to the right.
     obs, _ = e.reset(options={"pos": (1.3, 1.6), "vel": (0.0, 0.0)})
     np.testing.assert_allclose(e.wall_distances(), [0.6, 1.0, 0.4, 0.3], atol=1e-12)
@@ -319,6 +324,10 @@ def test_wall_sensor_data_has_the_same_hops_as_without():
     np.testing.assert_array_equal(walls.next_obs[:, :4], plain.next_obs)
     np.testing.assert_array_equal(walls.actions, plain.actions)
     np.testing.assert_array_equal(walls.rewards, plain.rewards)
+    e = PointMaze(wall_obs=True)
+    for i in range(0, 2_000, 97):  # the sensor columns are the env's sensors at each row's position
+        e.reset(options={"pos": tuple(e.positions(walls.obs[i])), "vel": (0.0, 0.0)})
+        np.testing.assert_allclose(walls.obs[i, 4:], 2 * e.wall_distances() - 1, atol=1e-5, err_msg=str(i))
     e = make_env(walls.meta["env_id"], walls.meta["env_kwargs"]).unwrapped
     assert e.wall_obs and e.observation_space.shape == walls.obs_shape
     assert "wall_obs" not in plain.meta["env_kwargs"]

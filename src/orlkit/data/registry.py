@@ -33,6 +33,9 @@ DATASETS: dict[str, DatasetMaker] = {}
 LOCOMOTION_VERSIONS = {"hopper": 2, "halfcheetah": 2, "walker2d": 3}
 
 
+# Both point-maze datasets come from make_pointmaze_dataset: bump this when it changes, so neither cache goes stale.
+POINTMAZE_VERSION = 3
+
 def register(maker: DatasetMaker) -> None:
     DATASETS[maker.name] = maker
 
@@ -65,12 +68,13 @@ def _register_builtins() -> None:
         "pointmaze-stitch", "orlkit/PointMaze-v0",
         "point maze (tree maze with junctions and dead ends), noisy PD hops between neighbouring cells "
         "only: no episode goes from start to goal, 100k transitions",
-        lambda seed: make_pointmaze_dataset(n_transitions=100_000, seed=seed), version=3))
+        lambda seed: make_pointmaze_dataset(n_transitions=100_000, seed=seed), version=POINTMAZE_VERSION))
     register(DatasetMaker(
         "pointmaze-stitch-walls", "orlkit/PointMaze-v0",
         "pointmaze-stitch with four wall sensors in the observation (distance to the nearest wall up, right, "
         "down, left, capped at one cell): the same hops, 100k transitions",
-        lambda seed: make_pointmaze_dataset(n_transitions=100_000, seed=seed, wall_obs=True)))
+        lambda seed: make_pointmaze_dataset(n_transitions=100_000, seed=seed, wall_obs=True),
+        version=POINTMAZE_VERSION))
     register(DatasetMaker(
         "pusher-demos", "orlkit/Pusher-v0",
         "2D pusher: 50 scripted demonstrations (action noise 0.1) that push the block around the wall into "
