@@ -31,10 +31,9 @@ DATASETS: dict[str, DatasetMaker] = {}
 # at 150k SAC steps; walker2d 3 = its SAC run continued to 460k steps and re-exported at 430k
 # (docs/datasets.md, Locomotion).
 LOCOMOTION_VERSIONS = {"hopper": 2, "halfcheetah": 2, "walker2d": 3}
-
-
 # Both point-maze datasets come from make_pointmaze_dataset: bump this when it changes, so neither cache goes stale.
 POINTMAZE_VERSION = 3
+
 
 def register(maker: DatasetMaker) -> None:
     DATASETS[maker.name] = maker
