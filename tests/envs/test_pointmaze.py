@@ -314,6 +314,8 @@ def test_wall_sensors_measure_the_distance_to_the_nearest_wall():
     for _ in range(10):
         obs, *_ = e.step(np.array([0.0, 1.0], np.float32))
     assert obs[6] < -0.999 and e.observation_space.contains(obs)
+    with pytest.raises(ValueError, match="wall_obs must be True or False, got 'no'"):
+        PointMaze(wall_obs="no")
 
 
 def test_wall_sensor_data_has_the_same_hops_as_without():

@@ -229,6 +229,8 @@ class PointMaze(gymnasium.Env):
             raise ValueError(f"render_mode must be None or 'ansi', got {render_mode!r}")
         self.max_steps, self.dt, self.damping, self.accel, self.vmax = int(max_steps), dt, damping, accel, vmax
         self.goal_radius, self.start_noise, self.goal_in_obs = goal_radius, start_noise, goal_in_obs
+        if not isinstance(wall_obs, bool | np.bool_):
+            raise ValueError(f"wall_obs must be True or False, got {wall_obs!r}")
         self.wall_obs = bool(wall_obs)
         self.render_mode = render_mode
 
