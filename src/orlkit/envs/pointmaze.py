@@ -288,13 +288,14 @@ class PointMaze(gymnasium.Env):
 
     def wall_distances(self) -> np.ndarray:
         """(4,) distance from the point to the nearest wall up, right, down and left along that axis, capped
-        at 1 (one cell): the edge of the point's cell where the neighbouring cell is a wall, else 1."""
+        at 1 (one cell): the distance to the point's cell edge (at most 1) where the neighbouring cell is a wall,
+        else 1."""
         (x, y), (r, c) = self.pos, (math.floor(self.pos[1]), math.floor(self.pos[0]))
         edges = (y - r, c + 1 - x, r + 1 - y, x - c)  # up, right, down, left
         out = np.ones(4)
         for i, ((dr, dc), d) in enumerate(zip(MOVES, edges, strict=True)):
             if not self._free_xy(c + dc + 0.5, r + dr + 0.5):
-                out[i] = min(1.0, d)
+                out[i] = d
         return out
 
     def positions(self, obs: np.ndarray) -> np.ndarray:
@@ -513,7 +514,9 @@ def make_pointmaze_dataset(n_transitions: int = 100_000, seed: int = 0, layout: 
                 break
     tout_l[-1] = tout_l[-1] or not term_l[-1]
 
-    env_kwargs: dict[str, Any] = {"layout": list(env.layout), **({"wall_obs": True} if wall_obs else {})}
+    env_kwargs: dict[str, Any] = {"layout": list(env.layout)}
+    if wall_obs:
+        env_kwargs["wall_obs"] = True
     meta = {"env_id": ENV_ID, "env_kwargs": env_kwargs, "layout": list(env.layout),
             "seed": seed, "noise": noise, "hop_steps": hop_steps, "hop_radius": hop_radius,
             "start_spread": start_spread, "behavior": "pd-hops between neighbouring cells"}
