@@ -418,6 +418,8 @@ def main() -> None:
                    "e.g. bf16 (default: none)")
     p.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads (default: all cores)")
     p.add_argument("--skip-train", action="store_true", help="speed and floor only")
+    p.add_argument("--train-only", default="", help="train only these variants, e.g. orlkit-bf16-compile,d3rlpy "
+                   "(default: every variant the speed phase times)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (speed and floor only: needs --skip-train)")
     p.add_argument("--out", default=str(HERE / "results" / f"compare-{time.strftime('%Y-%m-%d')}"),
                    help="report path without suffix: writes .json and .md")
@@ -456,6 +458,10 @@ def main() -> None:
     compiled = [x.strip() for x in args.compile.split(",") if x.strip()]
     if stray := [x for x in compiled if x not in precisions]:
         p.error(f"--compile {','.join(stray)}: not among --precision ({args.precision})")
+    train_only = [x.strip() for x in args.train_only.split(",") if x.strip()]
+    variants = ([f"orlkit-{pr}" for pr in precisions] + [f"orlkit-{pr}-compile" for pr in compiled] + ["d3rlpy"])
+    if stray := [x for x in train_only if x not in variants]:
+        p.error(f"--train-only {','.join(stray)}: not a variant of this run (choose from {', '.join(variants)})")
     from orlkit.train.malloc import tune_malloc
 
     malloc_tuned = tune_malloc()  # whether the workers' tune_malloc() takes effect: they share this platform and env
@@ -488,9 +494,10 @@ def main() -> None:
                       flush=True)
         entry["speed"] = {key: median_of_rounds(runs) for key, runs in rounds.items()}
         if not args.skip_train:
-            entry["train"] = {key: [] for key, *_ in keys}
+            trained = [k for k in keys if not train_only or k[0] in train_only]
+            entry["train"] = {key: [] for key, *_ in trained}
             for seed in range(args.seeds):  # seeds outermost: the libraries take turns, as in the speed phase
-                for key, lib, precision, comp in keys:
+                for key, lib, precision, comp in trained:
                     run = run_task({**base, "phase": "train", "lib": lib, "precision": precision, "compile": comp,
                                     "seed": seed, "updates": updates}, args.threads)
                     entry["train"][key].append(run)

@@ -1,5 +1,7 @@
 """The batched critic ensemble: chunked evaluation of sampled actions equals one pass (up to rounding)."""
 
+import shutil
+
 import pytest
 import torch
 
@@ -42,6 +44,33 @@ def test_chunked_bf16_matches_one_pass_in_float32_output():
     torch.testing.assert_close(q, q_one, rtol=1e-3, atol=1e-3)
     for a, b in zip(g, g_one, strict=True):  # bf16 sums the chunks' gradients in another order: 1 % of the scale
         torch.testing.assert_close(a, b, rtol=0, atol=0.01 * float(b.abs().max()))
+
+
+@pytest.mark.skipif(shutil.which("c++") is None and shutil.which("g++") is None,
+                    reason="torch.compile on the CPU needs a C++ compiler")
+def test_compiled_bf16_q_head_matches_eager():
+    """Under torch.compile a one-output float32 last layer is a product-sum over the bf16 hidden features (no float32
+    copy of them); its values and gradients are the eager baddbmm's up to summation order."""
+    torch.manual_seed(3)
+    torch._dynamo.reset()
+    critic = Critic(5, 2, (32, 32), n_critics=2)
+    obs, actions = torch.randn(9, 5), torch.rand(9, 6, 2) * 2 - 1
+
+    def q_of(c: Critic, o: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        with autocast("bf16"):
+            return c(o, a)
+
+    compiled = torch.compile(q_of)
+    for fn in (q_of, compiled):
+        critic.zero_grad(set_to_none=True)
+        q = fn(critic, obs, actions)
+        (q * torch.linspace(-1, 1, q.numel()).reshape(q.shape)).sum().backward()
+        if fn is q_of:
+            q_eager, g_eager = q.detach(), [p.grad.clone() for p in critic.parameters()]
+    assert q.dtype == torch.float32 and q.shape == (2, 9, 6)
+    torch.testing.assert_close(q.detach(), q_eager, rtol=1e-4, atol=1e-5)
+    for p, g in zip(critic.parameters(), g_eager, strict=True):
+        torch.testing.assert_close(p.grad, g, rtol=0, atol=0.01 * float(g.abs().max()))
 
 
 def test_sampled_actions_match_per_action_evaluation():
