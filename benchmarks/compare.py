@@ -459,6 +459,8 @@ def main() -> None:
     if stray := [x for x in compiled if x not in precisions]:
         p.error(f"--compile {','.join(stray)}: not among --precision ({args.precision})")
     train_only = [x.strip() for x in args.train_only.split(",") if x.strip()]
+    if train_only and args.skip_train:
+        p.error("--train-only names variants to train; --skip-train trains none")
     variants = ([f"orlkit-{pr}" for pr in precisions] + [f"orlkit-{pr}-compile" for pr in compiled] + ["d3rlpy"])
     if stray := [x for x in train_only if x not in variants]:
         p.error(f"--train-only {','.join(stray)}: not a variant of this run (choose from {', '.join(variants)})")

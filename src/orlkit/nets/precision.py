@@ -10,8 +10,9 @@ about 1). The hidden layers, where the FLOPs are, run in bf16. Backward passes r
 (``Algorithm._step``; :func:`grad_and_value` for the several-seeds path, ``orlkit.train.seeds``), each op's gradient
 in its forward's dtypes. Inside autocast, autocast would recast the float32 last layer's backward matmuls to bf16
 (its weight gradient about 2 % off in a test of one layer). Under ``--compile``, an ensemble's one-output last layer
-(a critic's Q-head) is the same float32 arithmetic written as a product-sum, which inductor fuses with the cast, so
-the float32 copy of the bf16 hidden features is never written (benchmarks/README.md#a-fused-q-head-under---compile).
+(a critic's Q-head) is the same float32 sum, up to summation order, written as a product-sum that inductor can fuse
+with the cast, instead of a matmul on a float32 copy of the bf16 hidden features
+(benchmarks/README.md#a-fused-q-head-under---compile).
 """
 
 from __future__ import annotations
