@@ -26,8 +26,8 @@ class EnsembleLinear(nn.Module):
             with torch.autocast(x.device.type, enabled=False):
                 if self.weight.shape[-1] == 1 and torch.compiler.is_compiling():
                     # One output (a Q-value): the same float32 sum, up to summation order, as a product-sum that
-                    # inductor fuses with the cast, so no float32 copy of the bf16 input is made. Eager keeps the
-                    # matmul: there the product-sum would make the copy and a float32 product too.
+                    # inductor can fuse with the cast, so that no float32 copy of the bf16 input need be made. Eager
+                    # keeps the matmul: there the product-sum would make the copy and a float32 product too.
                     return (x.float() * self.weight.transpose(1, 2)).sum(-1, keepdim=True) + self.bias
                 return torch.baddbmm(self.bias, x.float(), self.weight)
         return torch.baddbmm(self.bias, x, self.weight)  # (E, B, out)
