@@ -461,7 +461,11 @@ def main() -> None:
     train_only = [x.strip() for x in args.train_only.split(",") if x.strip()]
     if train_only and args.skip_train:
         p.error("--train-only names variants to train; --skip-train trains none")
-    variants = ([f"orlkit-{pr}" for pr in precisions] + [f"orlkit-{pr}-compile" for pr in compiled] + ["d3rlpy"])
+    # (name, library, precision, compiled) per variant; the same for every algorithm
+    keys = ([(f"orlkit-{pr}", "orlkit", pr, False) for pr in precisions]
+            + [(f"orlkit-{pr}-compile", "orlkit", pr, True) for pr in compiled]
+            + [("d3rlpy", "d3rlpy", "fp32", False)])
+    variants = [key for key, *_ in keys]
     if stray := [x for x in train_only if x not in variants]:
         p.error(f"--train-only {','.join(stray)}: not a variant of this run (choose from {', '.join(variants)})")
     from orlkit.train.malloc import tune_malloc
@@ -482,9 +486,6 @@ def main() -> None:
         entry: dict[str, Any] = {"dataset": dataset, "updates": updates, "speed": {}, "train": {}}
         base = {"algo": algo, "dataset": dataset, "timing_updates": args.timing_updates,
                 "eval_episodes": args.eval_episodes, "device": args.device, "d3rlpy_malloc": args.d3rlpy_malloc}
-        keys = ([(f"orlkit-{pr}", "orlkit", pr, False) for pr in precisions]
-                + [(f"orlkit-{pr}-compile", "orlkit", pr, True) for pr in compiled]
-                + [("d3rlpy", "d3rlpy", "fp32", False)])
         # Speed: --speed-rounds rounds, each a fresh process per library and precision, in turn; the median over
         # rounds (a process's own rate is the median of 3 blocks). Processes differ more than blocks within one.
         rounds: dict[str, list[dict[str, Any]]] = {key: [] for key, *_ in keys}
