@@ -7,7 +7,9 @@ before and after the compiled ones, on a quiet machine (benchmarks/README.md#tor
 
     for v in eager compile compile-noopt eager; do python benchmarks/compile_probe.py iql $v; done
 
-Variants: ``eager``; ``compile`` (``torch.compile(algo.update)``, default mode); ``compile-noopt`` (the same with
+Variants: ``eager``; ``compile`` (``torch.compile(algo.update)``, default mode); ``functional`` (what ``--compile``
+runs for the algorithms with an ``update_seeds``: that, compiled, for this one seed, on views of the algorithm's
+weights); ``compile-noopt`` (the same with
 every optimizer's ``step`` excluded from compilation, ``torch._dynamo.disable``); ``compile-cudagraphs``
 (``mode="reduce-overhead"``: on a GPU, the compiled update replayed as CUDA graphs); ``cudagraph`` (GPU only: one
 eager update captured whole with ``torch.cuda.graph``, Adam made ``capturable``, then replayed on a static batch
@@ -31,6 +33,7 @@ from orlkit.algos import ALGORITHMS
 from orlkit.algos.base import metrics_read_back
 from orlkit.data.dataset import FIELDS
 from orlkit.nets.precision import PRECISIONS, autocast
+from orlkit.train.seeds import SeedStack
 
 
 def graphed(algo, sampler):
@@ -65,7 +68,8 @@ def graphed(algo, sampler):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("algo", choices=sorted(ALGORITHMS))
-    parser.add_argument("variant", choices=("eager", "compile", "compile-noopt", "compile-cudagraphs", "cudagraph"))
+    parser.add_argument("variant", choices=("eager", "compile", "compile-noopt", "compile-cudagraphs", "cudagraph",
+                                            "functional"))
     parser.add_argument("--updates", type=int, default=200, help="updates per timed block")
     parser.add_argument("--blocks", type=int, default=5, help="timed blocks")
     parser.add_argument("--precision", choices=PRECISIONS, default="fp32", help="bf16: updates under bf16 autocast")
@@ -79,7 +83,11 @@ def main() -> None:
     if args.variant == "compile-noopt":
         for opt in algo.optimizers.values():
             opt.step = torch._dynamo.disable(opt.step)
-    if args.variant not in ("eager", "cudagraph"):
+    if args.variant == "functional":  # what --compile runs where update_seeds exists
+        stack = SeedStack([algo], share=True)
+        stack.compile()
+        update = lambda batch: stack.update(batch.unsqueeze())  # noqa: E731
+    elif args.variant not in ("eager", "cudagraph"):
         update = torch.compile(algo.update, mode="reduce-overhead" if args.variant == "compile-cudagraphs" else None)
     rates = []
     with metrics_read_back(False), autocast(args.precision, args.device):

@@ -113,6 +113,36 @@ def test_stack_resumes_and_hands_back_optimizer_state(name: str) -> None:
                                            rtol=1e-4, atol=1e-9)
 
 
+@pytest.mark.parametrize("name,discrete,overrides", CASES)
+def test_a_shared_stack_steps_the_algorithms_own_weights(name: str, discrete: bool, overrides: dict) -> None:
+    """SeedStack(share=True), what --compile runs: 3 updates of the algorithm, 3 through the stack (no write_back),
+    then 2 of the algorithm again equal 8 updates of the algorithm, weights, Adam's moments and learning rates."""
+    ds = dataset(discrete)
+    (data, [(ref, _), *_]) = separate_runs(name, ds, 8, **overrides)
+    algo, sampler = build(name, ds, 0, **overrides), data.sampler(32, seed=0)
+    for _ in range(3):
+        algo.update(sampler.sample())
+    stack = SeedStack([algo], share=True)
+    for _ in range(3):
+        stack.update(sampler.sample().unsqueeze())
+    for _ in range(2):
+        algo.update(sampler.sample())
+    assert algo.n_updates == ref.n_updates == 8
+    assert_same_state(algo, ref)
+    for opt_name, opt in algo.optimizers.items():
+        ref_opt = ref.optimizers[opt_name]
+        assert opt.param_groups[0]["lr"] == pytest.approx(ref_opt.param_groups[0]["lr"])
+        for p, q in zip(opt.param_groups[0]["params"], ref_opt.param_groups[0]["params"], strict=True):
+            torch.testing.assert_close(opt.state[p]["exp_avg"], ref_opt.state[q]["exp_avg"], rtol=1e-4, atol=1e-7)
+            assert float(opt.state[p]["step"]) == float(ref_opt.state[q]["step"])
+    module, tensors = next(iter(stack.tensors.items()))
+    for n, t in tensors.items():  # views, not copies
+        assert t.data_ptr() == dict(algo.modules[module].named_parameters())[n].data_ptr()
+        break
+    with pytest.raises(OrlkitError, match="takes one algorithm"):
+        SeedStack([build(name, ds, 0, **overrides), build(name, ds, 1, **overrides)], share=True)
+
+
 def test_train_seeds_logs_every_seed_and_matches_a_separate_run() -> None:
     ds = dataset(False)
     algos, logs = train_seeds("td3bc", ds, [3, 5], steps=5, config={"batch_size": 32, "hidden": (16, 16)},

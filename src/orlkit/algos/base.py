@@ -108,6 +108,11 @@ class Algorithm:
     def update(self, batch: Batch) -> dict[str, float]:
         raise NotImplementedError
 
+    def scheduled_lrs(self) -> dict[str, float]:
+        """Learning rates that follow a schedule, by optimizer name, for the update about to run (``{}``: none). The
+        functional path (``orlkit.train.seeds``) sets them before ``update_seeds``, outside any compiled graph."""
+        return {}
+
     @torch.no_grad()
     def act(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
         raise NotImplementedError

@@ -182,9 +182,7 @@ class IQL(Algorithm):
 
         grads, (_, m_pi) = vmap(grad_and_value(actor_objective, has_aux=True))(T["actor"], batch.obs,
                                                                                 batch.actions, adv)
-        if (lr := self._actor_lr()) is not None:
-            stack.set_lr("actor", lr)
-        stack.step("actor", grads)
+        stack.step("actor", grads)  # at the cosine-decayed lr: SeedStack.update set it (scheduled_lrs)
 
         next_v = vmap(value)(T["value"], batch.next_obs).squeeze(-1)  # (S, B)
         target = batch.rewards + cfg.gamma * (1.0 - batch.terminals.float()) * next_v
@@ -206,9 +204,13 @@ class IQL(Algorithm):
             return None
         return self.config.lr * 0.5 * (1 + math.cos(math.pi * min(self.n_updates, T) / T))
 
+    def scheduled_lrs(self) -> dict[str, float]:
+        lr = self._actor_lr()
+        return {} if lr is None else {"actor": lr}
+
     def _set_actor_lr(self) -> None:
-        if (lr := self._actor_lr()) is not None:
-            for group in self.optimizers["actor"].param_groups:
+        for name, lr in self.scheduled_lrs().items():
+            for group in self.optimizers[name].param_groups:
                 group["lr"] = lr
 
     def act(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:

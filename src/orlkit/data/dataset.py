@@ -43,6 +43,11 @@ class Batch:
         moved = {name: getattr(self, name).to(device) for name in FIELDS}
         return Batch(**moved, extras={k: v.to(device) for k, v in self.extras.items()})
 
+    def unsqueeze(self) -> Batch:
+        """This batch as the one seed's of a several-seeds batch (``orlkit.train.seeds``): fields (1, B, ...), views."""
+        return Batch(**{name: getattr(self, name).unsqueeze(0) for name in FIELDS},
+                     extras={k: v.unsqueeze(0) for k, v in self.extras.items()})
+
 
 def _first_bad_row(bad: np.ndarray) -> int | None:
     """Index of the first row that has any True entry in a (N, ...) mask, or None."""

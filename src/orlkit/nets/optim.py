@@ -30,3 +30,27 @@ def load_optimizer_state(optimizer: torch.optim.Optimizer, tensors: dict[str, to
     groups = [{**saved, **{k: current[k] for k in impl if k in current}}
               for saved, current in zip(param_groups, optimizer.param_groups, strict=True)]
     optimizer.load_state_dict({"state": state, "param_groups": groups})
+
+
+def adam_step_(params: list[torch.Tensor], grads: list[torch.Tensor], exp_avgs: list[torch.Tensor],
+               exp_avg_sqs: list[torch.Tensor], steps: list[torch.Tensor], lr: torch.Tensor, betas: tuple[float, float],
+               eps: float, weight_decay: float = 0.0) -> None:
+    """One step of :func:`adam`'s update rule (``torch.optim.Adam``, no amsgrad) in place, written with
+    ``torch._foreach`` ops and tensor ``steps`` and ``lr`` so that ``torch.compile`` can trace it into the same graph
+    as the gradients (``torch.optim``'s ``step()`` always breaks the graph). ``steps`` are Adam's per-parameter step
+    counters (its ``state[p]["step"]``), all equal; ``lr`` is a 0-d tensor, so a new learning rate does not
+    recompile."""
+    beta1, beta2 = betas
+    if weight_decay:
+        grads = torch._foreach_add(grads, params, alpha=weight_decay)
+    torch._foreach_add_(steps, 1)
+    step = steps[0]
+    torch._foreach_lerp_(exp_avgs, grads, 1 - beta1)
+    torch._foreach_mul_(exp_avg_sqs, beta2)
+    torch._foreach_addcmul_(exp_avg_sqs, grads, grads, 1 - beta2)
+    step_size = lr / (1 - beta1 ** step)
+    denom = torch._foreach_div(torch._foreach_sqrt(exp_avg_sqs), torch.sqrt(1 - beta2 ** step))
+    torch._foreach_add_(denom, eps)
+    update = torch._foreach_div(exp_avgs, denom)
+    torch._foreach_mul_(update, -step_size)
+    torch._foreach_add_(params, update)

@@ -71,16 +71,17 @@ def grad_and_value(func: Callable, has_aux: bool = False) -> Callable:
         enabled = [(d, torch.get_autocast_dtype(d)) for d in _AUTOCAST_DEVICES if torch.is_autocast_enabled(d)]
         if not enabled:
             return torch.func.grad_and_value(func, has_aux=has_aux)(*args)
+        if len(enabled) > 1:
+            raise OrlkitError(f"grad_and_value: autocast is on for several device types ({enabled}); orlkit turns it "
+                              "on for the run's device only")
+        # plain with-statements (no ExitStack), which torch.compile traces into the update's graph
+        (device, dtype), = enabled
 
         def forward(*a: Any) -> Any:
-            with contextlib.ExitStack() as stack:
-                for d, dtype in enabled:
-                    stack.enter_context(torch.autocast(d, dtype=dtype, cache_enabled=False))
+            with torch.autocast(device, dtype=dtype, cache_enabled=False):
                 return func(*a)
 
-        with contextlib.ExitStack() as stack:
-            for d, _ in enabled:
-                stack.enter_context(torch.autocast(d, enabled=False))
+        with torch.autocast(device, enabled=False):
             return torch.func.grad_and_value(forward, has_aux=has_aux)(*args)
 
     return run

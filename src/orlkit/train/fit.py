@@ -271,19 +271,35 @@ def train(run: RunConfig, out_dir: str | Path, resume: bool = False, progress: b
 
 
 def _compiled_update(algo: Algorithm) -> Any:
-    """``algo.update`` under ``torch.compile`` (``--compile``). If compiling fails (on the CPU it needs a C++ compiler),
-    the first update raises one OrlkitError; the run's checkpoints so far are untouched."""
+    """``algo``'s update under ``torch.compile`` (``--compile``). If compiling fails (on the CPU it needs a C++
+    compiler), the first update raises one OrlkitError; the run's checkpoints so far are untouched.
+
+    Algorithms with a functional update (``update_seeds``: ``orlkit.train.seeds.supported()``) compile that, for this
+    one seed, on views of the algorithm's own weights and Adam state (``SeedStack(share=True)``): gradients, Adam
+    steps and target updates trace into one graph, which ``algo.update`` cannot (each ``backward()`` and optimizer
+    ``step()`` breaks it). The others compile ``algo.update``."""
     import torch
 
-    compiled = torch.compile(algo.update)
+    from orlkit.algos.base import to_floats
+    from orlkit.train.seeds import SeedStack, supported
+
+    if algo.name in supported():
+        stack = SeedStack([algo], share=True)
+        stack.compile()
+
+        def call(batch: Any) -> dict[str, float]:
+            metrics = stack.update(batch.unsqueeze())  # one seed: fields (1, B, ...)
+            return to_floats({k: v.reshape(()) for k, v in metrics.items()})
+    else:
+        call = torch.compile(algo.update)
     first = True
 
     def update(batch: Any) -> dict[str, float]:
         nonlocal first
         if not first:
-            return compiled(batch)
+            return call(batch)
         try:
-            out = compiled(batch)
+            out = call(batch)
         except Exception as e:  # torch._dynamo / inductor errors have no common public base class
             raise OrlkitError(f"--compile: torch.compile could not compile {algo.name}'s update "
                               f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); "

@@ -26,7 +26,7 @@ from torch.func import functional_call
 from orlkit.algos.base import Algorithm
 from orlkit.data.dataset import FIELDS, Batch, Sampler
 from orlkit.errors import OrlkitError
-from orlkit.nets.optim import adam
+from orlkit.nets.optim import adam, adam_step_
 
 
 def supported() -> list[str]:
@@ -55,15 +55,15 @@ def share_data(samplers: Sequence[Sampler]) -> None:
 
 
 class _Method(nn.Module):
-    """``module.<method>(*args)`` as a forward, so that ``functional_call`` can run methods other than forward."""
+    """``module.<method>(*args)`` as ``forward(method, *args)``, so that ``functional_call`` can run methods other than
+    forward."""
 
-    def __init__(self, module: nn.Module, method: str):
+    def __init__(self, module: nn.Module):
         super().__init__()
         self.m = module
-        self.method = method
 
-    def forward(self, *args: Any) -> Any:
-        return getattr(self.m, self.method)(*args)
+    def forward(self, method: str, *args: Any) -> Any:
+        return getattr(self.m, method)(*args)
 
 
 class SeedStack:
@@ -79,7 +79,7 @@ class SeedStack:
       then act, evaluate and save as any other.
     """
 
-    def __init__(self, algos: Sequence[Algorithm]):
+    def __init__(self, algos: Sequence[Algorithm], share: bool = False):
         if not algos:
             raise OrlkitError("SeedStack needs at least one algorithm")
         first = algos[0]
@@ -91,20 +91,28 @@ class SeedStack:
                                   f"seed {a.seed} differs from seed {first.seed}")
         if len({a.n_updates for a in algos}) != 1:
             raise OrlkitError(f"SeedStack needs runs at the same update; got {[a.n_updates for a in algos]}")
+        if share and len(algos) != 1:
+            raise OrlkitError(f"SeedStack(share=True) takes one algorithm, got {len(algos)}")
         self.algos = list(algos)
+        self.share = share
         self.device = first.device
         self.tensors: dict[str, dict[str, torch.Tensor]] = {}
-        self._calls: dict[tuple[str, str], nn.Module] = {}
+        self._methods: dict[str, nn.Module] = {}
         self._bases: dict[str, nn.Module] = {}
         for mod_name, module in first.modules.items():
             names = [n for n, _ in module.named_parameters()] + [n for n, _ in module.named_buffers()]
-            self.tensors[mod_name] = {n: torch.stack([_tensor(a.modules[mod_name], n).detach() for a in algos])
-                                      for n in names}
+            self.tensors[mod_name] = {  # share: views of the algorithm's own tensors (a step writes into them)
+                n: _tensor(first.modules[mod_name], n).detach().unsqueeze(0) if share
+                else torch.stack([_tensor(a.modules[mod_name], n).detach() for a in algos]) for n in names}
             self._bases[mod_name] = copy.deepcopy(module)
+            self._methods[mod_name] = _Method(self._bases[mod_name])  # made here: a compiled update must not make it
         # each optimizer steps some parameters of one module: (module, parameter names), found by identity
         where = {id(p): (m, n) for m, module in first.modules.items() for n, p in module.named_parameters()}
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
         self._opt_params: dict[str, tuple[str, list[str]]] = {}
+        self._lr: dict[str, torch.Tensor] = {}  # each optimizer's learning rate as a tensor, read by a compiled step
+        self._adam_slots: dict[str, tuple[list[list[torch.Tensor]], tuple[Any, ...]]] = {}
+        self._update_seeds = first.update_seeds
         for opt_name, opt in first.optimizers.items():
             owners = [where.get(id(p)) for p in opt.param_groups[0]["params"]]
             if len(opt.param_groups) != 1 or None in owners or len({m for m, _ in owners}) != 1:
@@ -116,6 +124,13 @@ class SeedStack:
             self._stack_optimizer_state(stacked, [a.optimizers[opt_name] for a in algos])
             self.optimizers[opt_name] = stacked
             self._opt_params[opt_name] = (mod_name, param_names)
+            self._lr[opt_name] = torch.tensor(float(group["lr"]), device=self.device)
+            # what a compiled step reads (param_groups would put every entry, lr too, in the graph's guards)
+            params = stacked.param_groups[0]["params"]
+            states = [stacked.state[p] for p in params]
+            slots = [params] + [[st[k] for st in states] for k in ("exp_avg", "exp_avg_sq", "step")]
+            self._adam_slots[opt_name] = (slots,
+                                          (tuple(group["betas"]), float(group["eps"]), float(group["weight_decay"])))
 
     @property
     def n_seeds(self) -> int:
@@ -124,14 +139,10 @@ class SeedStack:
     # ------------------------------------------------------------------ used by update_seeds
     def call(self, module: str, tensors: dict[str, torch.Tensor], *args: Any, method: str = "forward") -> Any:
         """One seed's ``module.<method>(*args)`` with ``tensors`` as its parameters and buffers."""
-        key = (module, method)
-        if key not in self._calls:
-            base = self._bases[module]
-            self._calls[key] = base if method == "forward" else _Method(base, method)
-        fn = self._calls[key]
-        if method != "forward":
-            tensors = {f"m.{n}": t for n, t in tensors.items()}
-        return functional_call(fn, tensors, args, strict=True)
+        if method == "forward":
+            return functional_call(self._bases[module], tensors, args, strict=True)
+        return functional_call(self._methods[module], {f"m.{n}": t for n, t in tensors.items()}, (method, *args),
+                               strict=True)
 
     def caller(self, module: str, method: str = "forward") -> Callable[..., Any]:
         """``lambda tensors, *args: call(module, tensors, *args, method=method)``."""
@@ -139,9 +150,13 @@ class SeedStack:
 
     def step(self, optimizer: str, grads: dict[str, torch.Tensor]) -> None:
         """One step of every seed's ``optimizer`` from ``grads`` (stacked, keyed by parameter name)."""
+        names = self._opt_params[optimizer][1]
+        if torch.compiler.is_compiling():  # torch.optim's step() would break the graph: the same rule, traceable
+            slots, (betas, eps, weight_decay) = self._adam_slots[optimizer]
+            adam_step_(*slots[:1], [grads[n] for n in names], *slots[1:], self._lr[optimizer], betas, eps, weight_decay)
+            return
         opt = self.optimizers[optimizer]
         params = opt.param_groups[0]["params"]
-        names = self._opt_params[optimizer][1]
         for name, p in zip(names, params, strict=True):
             p.grad = grads[name]
         opt.step()
@@ -149,8 +164,10 @@ class SeedStack:
             p.grad = None
 
     def set_lr(self, optimizer: str, lr: float) -> None:
-        for group in self.optimizers[optimizer].param_groups:
+        opts = [self.optimizers[optimizer]] + ([self.algos[0].optimizers[optimizer]] if self.share else [])
+        for group in (g for o in opts for g in o.param_groups):
             group["lr"] = lr
+        self._lr[optimizer].fill_(lr)
 
     def polyak(self, target: str, source: str, tau: float) -> None:
         """target ← (1 − τ)·target + τ·source for every seed, one fused call."""
@@ -184,9 +201,16 @@ class SeedStack:
                         for n in FIELDS},
                      extras={n: c.index_select(0, idx).reshape(*shape, *c.shape[1:]) for n, c in first.extras.items()})
 
+    def compile(self) -> None:
+        """Run ``update_seeds`` under ``torch.compile`` from now on: its gradients, Adam steps (:meth:`step` switches to
+        a traceable Adam while compiling) and target updates become one graph where nothing breaks it."""
+        self._update_seeds = torch.compile(self.algos[0].update_seeds)
+
     def update(self, batch: Batch) -> dict[str, torch.Tensor]:
         """One update of every seed; the metrics as (S,) tensors (no device synchronisation: see :meth:`floats`)."""
-        metrics = self.algos[0].update_seeds(self, batch)
+        for name, lr in self.algos[0].scheduled_lrs().items():  # outside update_seeds: no Python float in its graph
+            self.set_lr(name, lr)
+        metrics = self._update_seeds(self, batch)
         for a in self.algos:
             a.n_updates += 1
         return metrics
@@ -198,6 +222,8 @@ class SeedStack:
 
     def write_back(self) -> list[Algorithm]:
         """Copy the stacked weights and optimizer state into the S algorithms; returns them."""
+        if self.share:  # the algorithm's own tensors were stepped
+            return self.algos
         with torch.no_grad():
             for mod_name, tensors in self.tensors.items():
                 for s, a in enumerate(self.algos):
@@ -215,16 +241,30 @@ class SeedStack:
         return self.algos
 
     def _stack_optimizer_state(self, stacked: torch.optim.Optimizer, opts: list[torch.optim.Optimizer]) -> None:
-        """Carry Adam's moments over from the separate optimizers (runs resumed from checkpoints)."""
+        """Carry Adam's moments over from the separate optimizers (runs resumed from checkpoints); a fresh optimizer
+        gets Adam's initial state (step 0, zero moments) now, so that a compiled step finds it. With ``share`` the
+        stacked state is a view of the algorithm's own."""
         states = [[o.state.get(p) for p in o.param_groups[0]["params"]] for o in opts]
         for i, sp in enumerate(stacked.param_groups[0]["params"]):
             per_seed = [st[i] for st in states]
-            if all(not x for x in per_seed):
-                continue
-            if any(not x for x in per_seed):
+            if any(not x for x in per_seed) and not all(not x for x in per_seed):
                 raise OrlkitError("SeedStack: some seeds' optimizers have state and others not")
-            stacked.state[sp] = {k: (per_seed[0][k].clone() if k == "step" else torch.stack([x[k] for x in per_seed]))
-                                 for k in per_seed[0]}
+            if self.share:
+                p = opts[0].param_groups[0]["params"][i]
+                own = opts[0].state[p] = per_seed[0] or _adam_state(p)
+                stacked.state[sp] = {k: v if k == "step" else v.unsqueeze(0) for k, v in own.items()}
+            elif all(not x for x in per_seed):
+                stacked.state[sp] = _adam_state(sp)
+            else:
+                stacked.state[sp] = {k: per_seed[0][k].clone() if k == "step" else torch.stack([x[k] for x in per_seed])
+                                     for k in per_seed[0]}
+
+
+def _adam_state(p: torch.Tensor) -> dict[str, torch.Tensor]:
+    """``torch.optim.Adam``'s state of ``p`` before its first step (as its fused kernel lays it out)."""
+    return {"step": torch.zeros((), dtype=torch.float32, device=p.device),
+            "exp_avg": torch.zeros_like(p, memory_format=torch.preserve_format),
+            "exp_avg_sq": torch.zeros_like(p, memory_format=torch.preserve_format)}
 
 
 def _tensor(module: nn.Module, name: str) -> torch.Tensor:
