@@ -14,16 +14,18 @@ from orlkit.errors import OrlkitError
 from orlkit.train.fit import train, train_together
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
+needs_compiler = pytest.mark.skipif(shutil.which("c++") is None and shutil.which("g++") is None,
+                                    reason="torch.compile on the CPU needs a C++ compiler")
 
 
-@pytest.mark.skipif(shutil.which("c++") is None and shutil.which("g++") is None,
-                    reason="torch.compile on the CPU needs a C++ compiler")
+@needs_compiler
 def test_compiled_update_trains_what_the_eager_one_trains(data_path: str, tmp_path: Path, monkeypatch) -> None:
+    """Algorithms without update_seeds (here Double DQN) compile ``update``."""
     torch._dynamo.reset()
     compiled_fns = []
     real_compile = torch.compile
     monkeypatch.setattr(torch, "compile", lambda fn, **kw: compiled_fns.append(fn) or real_compile(fn, **kw))
-    run = run_config(data_path, "cql-discrete", steps=20, eval_every=20, log_every=10)
+    run = run_config(data_path, "ddqn", steps=20, eval_every=20, log_every=10)
     eager = train(run, tmp_path / "eager", progress=False)
     assert compiled_fns == []
     compiled = train(dataclasses.replace(run, compile=True), tmp_path / "compiled", progress=False)
@@ -36,24 +38,24 @@ def test_compiled_update_trains_what_the_eager_one_trains(data_path: str, tmp_pa
         torch.testing.assert_close(w_compiled[key], w_eager[key], rtol=1e-4, atol=1e-5)
 
 
-needs_compiler = pytest.mark.skipif(shutil.which("c++") is None and shutil.which("g++") is None,
-                                    reason="torch.compile on the CPU needs a C++ compiler")
-
-
 @needs_compiler
 @pytest.mark.parametrize("algo,precision,config", [("iql", "fp32", {"actor_lr_decay_steps": 30}),
-                                                   ("iql", "bf16", {}), ("td3bc", "fp32", {})])
+                                                   ("iql", "bf16", {}), ("td3bc", "fp32", {}),
+                                                   ("cql-discrete", "fp32", {})])
 def test_the_compiled_functional_update_trains_what_the_eager_one_trains(algo: str, precision: str, config: dict,
-                                                                         continuous_path: str, tmp_path: Path,
-                                                                         monkeypatch) -> None:
+                                                                         request: pytest.FixtureRequest,
+                                                                         tmp_path: Path, monkeypatch) -> None:
     """Algorithms with update_seeds compile it, for one seed, as one graph (IQL: with its cosine actor lr, decaying to
-    0 within the run; TD3+BC: its noise and its actor step every second update)."""
+    0 within the run; TD3+BC: its noise and its actor step every second update; discrete CQL: its hard target copy
+    every 15 updates)."""
     torch._dynamo.reset()
     compiled_fns = []
     real_compile = torch.compile
     monkeypatch.setattr(torch, "compile", lambda fn, **kw: compiled_fns.append(fn) or real_compile(fn, **kw))
-    run = run_config(continuous_path, algo, steps=40, eval_every=40, log_every=10, precision=precision,
-                     env_id="Pendulum-v1", eval_episodes=1)
+    discrete = algo == "cql-discrete"
+    run = run_config(request.getfixturevalue("data_path" if discrete else "continuous_path"), algo, steps=40,
+                     eval_every=40, log_every=10, precision=precision, env_id=None if discrete else "Pendulum-v1",
+                     eval_episodes=1)
     run = dataclasses.replace(run, config={**run.config, **config})
     train(run, tmp_path / "eager", progress=False)
     train(dataclasses.replace(run, compile=True), tmp_path / "compiled", progress=False)

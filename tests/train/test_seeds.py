@@ -34,7 +34,8 @@ CASES = [("bc", False, {}), ("bc", True, {}), ("pct-bc", False, {}), ("iql", Fal
          ("cql-continuous", False, {"n_action_samples": 3}),
          ("cql-continuous", False, {"n_action_samples": 3, "lagrange": True, "target_gap": 1.0, "bc_steps": 3}),
          ("cql-continuous", False, {"n_action_samples": 3, "max_backup": 4}),
-         ("cql-continuous", False, {"n_action_samples": 3, "critic_layer_norm": True})]
+         ("cql-continuous", False, {"n_action_samples": 3, "critic_layer_norm": True}),
+         ("cql-discrete", True, {"target_update_interval": 2}), ("cql-discrete", True, {"double": False})]
 
 
 def build(name: str, ds: TransitionDataset, seed: int, **overrides):

@@ -20,14 +20,20 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+from torch.func import vmap
 
 from orlkit.algos.base import Algorithm, DataSpec, adam, to_floats
 from orlkit.algos.dqn import td_loss, td_target
 from orlkit.data.dataset import Batch
 from orlkit.nets import mlp
+from orlkit.nets.precision import grad_and_value
+
+if TYPE_CHECKING:
+    from orlkit.train.seeds import SeedStack
 
 
 @dataclass
@@ -49,6 +55,16 @@ def cql_penalty(q_all: torch.Tensor, q_data: torch.Tensor) -> tuple[torch.Tensor
     lse = torch.logsumexp(q_all, dim=-1)  # (B,)
     penalty = (lse - q_data).mean()
     return penalty, {"loss/cql_penalty": penalty, "stats/logsumexp": lse.mean()}
+
+
+def cql_dqn_loss(q_all: torch.Tensor, actions: torch.Tensor, target: torch.Tensor, alpha: float
+                 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Huber TD loss + α · CQL(H) penalty. q_all (B, A), actions (B,) int, target (B,) detached."""
+    q_data = q_all.gather(-1, actions.unsqueeze(-1)).squeeze(-1)  # (B,)
+    bellman, td_metrics = td_loss(q_data, target)
+    penalty, cql_metrics = cql_penalty(q_all, q_data)
+    loss = bellman + alpha * penalty
+    return loss, {**td_metrics, **cql_metrics, "loss/total": loss, "stats/q_max": q_all.max(-1).values.mean()}
 
 
 class DiscreteCQL(Algorithm):
@@ -78,18 +94,28 @@ class DiscreteCQL(Algorithm):
             q_next_online = self.q(batch.next_obs) if cfg.double else None
             target = td_target(self.q_target(batch.next_obs), q_next_online, batch.rewards,
                                batch.terminals, cfg.gamma)
-        q_all = self.q(batch.obs)  # (B, A)
-        q_data = q_all.gather(-1, batch.actions.unsqueeze(-1)).squeeze(-1)  # (B,)
-        bellman, td_metrics = td_loss(q_data, target)
-        penalty, cql_metrics = cql_penalty(q_all, q_data)
-        loss = bellman + cfg.alpha * penalty
-
+        loss, metrics = cql_dqn_loss(self.q(batch.obs), batch.actions, target, cfg.alpha)
         self._step("q", loss)
         self.n_updates += 1
         if self.n_updates % cfg.target_update_interval == 0:
             self.q_target.load_state_dict(self.q.state_dict())
-        metrics = {**td_metrics, **cql_metrics, "loss/total": loss, "stats/q_max": q_all.max(-1).values.mean()}
         return to_floats(metrics)
+
+    def update_seeds(self, stack: SeedStack, batch: Batch) -> dict[str, torch.Tensor]:
+        """:meth:`update` for S seeds at once (orlkit.train.seeds): batch fields (S, B, ...)."""
+        cfg, T = self.config, stack.tensors
+        q = stack.caller("q")
+        q_next_online = vmap(q)(T["q"], batch.next_obs) if cfg.double else None  # (S, B, A)
+        target = td_target(vmap(stack.caller("q_target"))(T["q_target"], batch.next_obs), q_next_online,
+                           batch.rewards, batch.terminals, cfg.gamma)  # (S, B)
+
+        def objective(p, obs, actions, target):
+            return cql_dqn_loss(q(p, obs), actions, target, cfg.alpha)
+
+        grads, (_, metrics) = vmap(grad_and_value(objective, has_aux=True))(T["q"], batch.obs, batch.actions, target)
+        stack.step("q", grads)
+        stack.copy_every("q_target", "q", cfg.target_update_interval)  # after updates interval, 2·interval, ...
+        return metrics
 
     @torch.no_grad()
     def q_values(self, obs: np.ndarray) -> np.ndarray:

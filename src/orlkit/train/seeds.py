@@ -175,6 +175,16 @@ class SeedStack:
         names = [n for n, _ in self._bases[source].named_parameters()]
         torch._foreach_lerp_([self.tensors[target][n] for n in names], [src[n] for n in names], tau)
 
+    @torch.compiler.disable
+    def copy_every(self, target: str, source: str, every: int) -> None:
+        """target ← source for every seed (a hard target update, one fused call) if the update running now is an
+        ``every``-th one. Decided here, outside any compiled graph: a branch on the update count inside the graph
+        would compile it again the first time the copy happens."""
+        if (self.algos[0].n_updates + 1) % every:
+            return
+        names = [n for n, _ in self._bases[source].named_parameters()]
+        torch._foreach_copy_([self.tensors[target][n] for n in names], [self.tensors[source][n] for n in names])
+
     def randn(self, shape: Sequence[int]) -> torch.Tensor:
         """(S, *shape) standard normal noise, seed s's slice from algorithm s's own generator."""
         return torch.stack([torch.randn(tuple(shape), generator=a.generator, device=self.device)
