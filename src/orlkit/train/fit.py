@@ -55,7 +55,7 @@ class RunConfig:
     keep_checkpoints: int = 2
     device: str = "cpu"
     precision: str = "fp32"  # "bf16": matmuls in bfloat16 under autocast, weights and losses fp32 (nets/precision.py)
-    compile: bool = False  # torch.compile the update (opt-in; pays off for bf16 CQL: benchmarks/README.md)
+    compile: bool = False  # torch.compile the update, as one graph where it can (opt-in; pays in long runs)
     tensorboard: bool = True
     config: dict[str, Any] = field(default_factory=dict)  # the algorithm's config (defaults filled in)
     # TransitionDataset.digest() of the data the run trains on, set when it starts; "" in runs made before it was

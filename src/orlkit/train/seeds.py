@@ -9,6 +9,12 @@ own algorithm's generator). So S seeds here give what S separate runs give, up t
 test checks it); what changes is that every kernel does S seeds' work. That pays where an update is small and
 launch-bound, as 256×256 networks are on a GPU (``benchmarks/seeds.py`` measures it).
 
+The same functional update, for one seed, is what ``orlkit train --compile`` compiles
+(``orlkit.train.fit._compiled_update``): ``SeedStack([algo], share=True)`` holds views of the algorithm's own weights
+and Adam state, and under ``torch.compile`` :meth:`SeedStack.step` is a ``torch._foreach`` Adam that traces into the
+graph, so gradients, optimizer steps and target updates compile as one graph (benchmarks/README.md, "One graph per
+update").
+
 Algorithms with an ``update_seeds`` method: :func:`supported`.
 """
 
@@ -77,6 +83,9 @@ class SeedStack:
     - ``update(batch)``: the algorithm's ``update_seeds``; ``floats(metrics)``: one dict of floats per seed.
     - ``write_back()``: the stacked weights, optimizer moments and update counts back into the S algorithms, which
       then act, evaluate and save as any other.
+    - ``share=True`` (one algorithm): the stacked tensors and Adam state are views of the algorithm's own, so every
+      update lands in the algorithm directly and ``write_back`` has nothing to do.
+    - ``compile()``: run ``update_seeds`` under ``torch.compile`` from then on.
     """
 
     def __init__(self, algos: Sequence[Algorithm], share: bool = False):
@@ -152,8 +161,9 @@ class SeedStack:
         """One step of every seed's ``optimizer`` from ``grads`` (stacked, keyed by parameter name)."""
         names = self._opt_params[optimizer][1]
         if torch.compiler.is_compiling():  # torch.optim's step() would break the graph: the same rule, traceable
-            slots, (betas, eps, weight_decay) = self._adam_slots[optimizer]
-            adam_step_(*slots[:1], [grads[n] for n in names], *slots[1:], self._lr[optimizer], betas, eps, weight_decay)
+            (params, exp_avgs, exp_avg_sqs, steps), (betas, eps, weight_decay) = self._adam_slots[optimizer]
+            adam_step_(params, [grads[n] for n in names], exp_avgs, exp_avg_sqs, steps, self._lr[optimizer], betas, eps,
+                       weight_decay)
             return
         opt = self.optimizers[optimizer]
         params = opt.param_groups[0]["params"]
