@@ -342,9 +342,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--precision", choices=PRECISIONS, default="fp32",
                    help="bf16: matmuls in bfloat16 (autocast), weights, optimizer and output layers float32")
     t.add_argument("--compile", action="store_true",
-                   help="torch.compile the update, for BC, IQL, TD3+BC, CQL and discrete CQL as one graph with "
-                   "its optimizer steps: on the CPU 1.5-2.3x faster per update (CQL: bf16 only), not measured on a "
-                   "GPU; needs a C++ compiler on the CPU and spends 5-60 s compiling first, so it pays in long runs")
+                   help="torch.compile the update, for BC, %%BC, IQL, TD3+BC, CQL and discrete CQL as one graph "
+                   "with its optimizer steps: on the CPU 1.5-2.3x faster per update (CQL: bf16 only), not measured on "
+                   "a GPU; needs a C++ compiler on the CPU and spends 5-60 s compiling first, so it pays in long runs")
     t.add_argument("--no-tensorboard", action="store_true")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=cmd_train)

@@ -126,6 +126,11 @@ def test_a_shared_stack_steps_the_algorithms_own_weights(name: str, discrete: bo
     stack = SeedStack([algo], share=True)
     for _ in range(3):
         stack.update(sampler.sample().unsqueeze())
+    # the stack set the scheduled learning rates in the algorithm's own optimizers too (IQL's decays to 0 by update 4)
+    lrs = {n: o.param_groups[0]["lr"] for n, o in algo.optimizers.items()}
+    assert lrs == pytest.approx({n: float(t) for n, t in stack._lr.items()})
+    if name == "iql" and overrides:
+        assert lrs["actor"] == 0.0
     for _ in range(2):
         algo.update(sampler.sample())
     assert algo.n_updates == ref.n_updates == 8

@@ -276,8 +276,10 @@ def _compiled_update(algo: Algorithm) -> Any:
 
     Algorithms with a functional update (``update_seeds``: ``orlkit.train.seeds.supported()``) compile that, for this
     one seed, on views of the algorithm's own weights and Adam state (``SeedStack(share=True)``): gradients, Adam
-    steps and target updates trace into one graph, which ``algo.update`` cannot (each ``backward()`` and optimizer
-    ``step()`` breaks it). The others compile ``algo.update``."""
+    steps and soft target updates trace into one graph, which ``algo.update`` cannot (each ``backward()`` and
+    optimizer ``step()`` breaks it). Random draws from a run's generator (TD3+BC, CQL) and discrete CQL's periodic
+    hard target copy run eagerly between graphs; TD3+BC's delayed actor step makes two graphs. The others compile
+    ``algo.update``."""
     import torch
 
     from orlkit.algos.base import to_floats

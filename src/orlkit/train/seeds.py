@@ -12,8 +12,8 @@ launch-bound, as 256×256 networks are on a GPU (``benchmarks/seeds.py`` measure
 The same functional update, for one seed, is what ``orlkit train --compile`` compiles
 (``orlkit.train.fit._compiled_update``): ``SeedStack([algo], share=True)`` holds views of the algorithm's own weights
 and Adam state, and under ``torch.compile`` :meth:`SeedStack.step` is a ``torch._foreach`` Adam that traces into the
-graph, so gradients, optimizer steps and target updates compile as one graph (benchmarks/README.md, "One graph per
-update").
+graph, so gradients, optimizer steps and soft target updates compile as one graph (random draws from a run's
+generator and periodic hard target copies run eagerly between graphs; benchmarks/README.md, "One graph per update").
 
 Algorithms with an ``update_seeds`` method: :func:`supported`.
 """
@@ -84,7 +84,8 @@ class SeedStack:
     - ``write_back()``: the stacked weights, optimizer moments and update counts back into the S algorithms, which
       then act, evaluate and save as any other.
     - ``share=True`` (one algorithm): the stacked tensors and Adam state are views of the algorithm's own, so every
-      update lands in the algorithm directly and ``write_back`` has nothing to do.
+      update lands in the algorithm directly and ``write_back`` has nothing to do. Build it after loading a
+      checkpoint: loading replaces the optimizer's state tensors, which the stack would no longer see.
     - ``compile()``: run ``update_seeds`` under ``torch.compile`` from then on.
     """
 
@@ -137,6 +138,9 @@ class SeedStack:
             # what a compiled step reads (param_groups would put every entry, lr too, in the graph's guards)
             params = stacked.param_groups[0]["params"]
             states = [stacked.state[p] for p in params]
+            if len({float(st["step"]) for st in states}) != 1:  # adam_step_ takes one bias correction per optimizer
+                raise OrlkitError(f"SeedStack: optimizer {opt_name!r} has parameters at different Adam steps "
+                                  f"{sorted({float(st['step']) for st in states})}")
             slots = [params] + [[st[k] for st in states] for k in ("exp_avg", "exp_avg_sq", "step")]
             self._adam_slots[opt_name] = (slots,
                                           (tuple(group["betas"]), float(group["eps"]), float(group["weight_decay"])))
