@@ -41,13 +41,14 @@ def test_compiled_update_trains_what_the_eager_one_trains(data_path: str, tmp_pa
 @needs_compiler
 @pytest.mark.parametrize("algo,precision,config", [("iql", "fp32", {"actor_lr_decay_steps": 30}),
                                                    ("iql", "bf16", {}), ("td3bc", "fp32", {}),
-                                                   ("cql-discrete", "fp32", {})])
+                                                   ("cql-discrete", "fp32", {}),
+                                                   ("cql-continuous", "bf16", {"n_action_samples": 4})])
 def test_the_compiled_functional_update_trains_what_the_eager_one_trains(algo: str, precision: str, config: dict,
                                                                          request: pytest.FixtureRequest,
                                                                          tmp_path: Path, monkeypatch) -> None:
     """Algorithms with update_seeds compile it, for one seed, as one graph (IQL: with its cosine actor lr, decaying to
     0 within the run; TD3+BC: its noise and its actor step every second update; discrete CQL: its hard target copy
-    every 15 updates)."""
+    every 15 updates; CQL in bf16: its sampled actions and the fused float32 Q-head)."""
     torch._dynamo.reset()
     compiled_fns = []
     real_compile = torch.compile
