@@ -33,7 +33,8 @@ from orlkit.algos import ALGORITHMS
 from orlkit.algos.base import metrics_read_back
 from orlkit.data.dataset import FIELDS
 from orlkit.nets.precision import PRECISIONS, autocast
-from orlkit.train.seeds import SeedStack
+from orlkit.train.fit import _compiled_update
+from orlkit.train.seeds import supported
 
 
 def graphed(algo, sampler):
@@ -77,6 +78,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.variant == "cudagraph" and not args.device.startswith("cuda"):
         parser.error("the cudagraph variant needs --device cuda")
+    if args.variant == "functional" and args.algo not in supported():
+        parser.error(f"the functional variant needs an update_seeds; {args.algo} has none (these do: "
+                     f"{', '.join(supported())})")
     algo, sampler = built(args.algo, args.device)
     sync = torch.cuda.synchronize if args.device.startswith("cuda") else (lambda: None)
     update = algo.update
@@ -84,9 +88,7 @@ def main() -> None:
         for opt in algo.optimizers.values():
             opt.step = torch._dynamo.disable(opt.step)
     if args.variant == "functional":  # what --compile runs where update_seeds exists
-        stack = SeedStack([algo], share=True)
-        stack.compile()
-        update = lambda batch: stack.update(batch.unsqueeze())  # noqa: E731
+        update = _compiled_update(algo)
     elif args.variant not in ("eager", "cudagraph"):
         update = torch.compile(algo.update, mode="reduce-overhead" if args.variant == "compile-cudagraphs" else None)
     rates = []

@@ -138,9 +138,9 @@ class SeedStack:
             # what a compiled step reads (param_groups would put every entry, lr too, in the graph's guards)
             params = stacked.param_groups[0]["params"]
             states = [stacked.state[p] for p in params]
-            if len({float(st["step"]) for st in states}) != 1:  # adam_step_ takes one bias correction per optimizer
+            if len(at := {float(st["step"]) for st in states}) != 1:  # adam_step_: one bias correction per optimizer
                 raise OrlkitError(f"SeedStack: optimizer {opt_name!r} has parameters at different Adam steps "
-                                  f"{sorted({float(st['step']) for st in states})}")
+                                  f"{sorted(at)}")
             slots = [params] + [[st[k] for st in states] for k in ("exp_avg", "exp_avg_sq", "step")]
             self._adam_slots[opt_name] = (slots,
                                           (tuple(group["betas"]), float(group["eps"]), float(group["weight_decay"])))
@@ -185,19 +185,20 @@ class SeedStack:
 
     def polyak(self, target: str, source: str, tau: float) -> None:
         """target ← (1 − τ)·target + τ·source for every seed, one fused call."""
-        src = self.tensors[source]
-        names = [n for n, _ in self._bases[source].named_parameters()]
-        torch._foreach_lerp_([self.tensors[target][n] for n in names], [src[n] for n in names], tau)
+        torch._foreach_lerp_(*self._parameter_pairs(target, source), tau)
 
     @torch.compiler.disable
     def copy_every(self, target: str, source: str, every: int) -> None:
         """target ← source for every seed (a hard target update, one fused call) if the update running now is an
         ``every``-th one. Decided here, outside any compiled graph: a branch on the update count inside the graph
         would compile it again the first time the copy happens."""
-        if (self.algos[0].n_updates + 1) % every:
-            return
+        if (self.algos[0].n_updates + 1) % every == 0:
+            torch._foreach_copy_(*self._parameter_pairs(target, source))
+
+    def _parameter_pairs(self, target: str, source: str) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """The stacked parameters of ``target`` and of ``source``, in the same order (buffers left out)."""
         names = [n for n, _ in self._bases[source].named_parameters()]
-        torch._foreach_copy_([self.tensors[target][n] for n in names], [self.tensors[source][n] for n in names])
+        return [self.tensors[target][n] for n in names], [self.tensors[source][n] for n in names]
 
     def randn(self, shape: Sequence[int]) -> torch.Tensor:
         """(S, *shape) standard normal noise, seed s's slice from algorithm s's own generator."""
@@ -271,7 +272,7 @@ class SeedStack:
         states = [[o.state.get(p) for p in o.param_groups[0]["params"]] for o in opts]
         for i, sp in enumerate(stacked.param_groups[0]["params"]):
             per_seed = [st[i] for st in states]
-            if any(not x for x in per_seed) and not all(not x for x in per_seed):
+            if len({bool(x) for x in per_seed}) > 1:
                 raise OrlkitError("SeedStack: some seeds' optimizers have state and others not")
             if self.share:
                 p = opts[0].param_groups[0]["params"][i]
