@@ -11,6 +11,10 @@ For each algorithm and each S in ``--seeds``: seed-updates per second of
 and the ratio. 20 warm-up updates, then the median of 3 blocks of ``--updates`` updates. Data: synthetic,
 Hopper-shaped (obs 11, action 3; benchmarks/update_speed.py), batch 256, 256×256 networks.
 
+``--compile``: both sides as ``orlkit train --compile`` runs them: one after another, each run's functional update
+compiled for its one seed; vectorised, ``update_seeds`` compiled for the S seeds (``--compile --seeds``). The
+compilation falls in the warm-up, and dynamo's caches are reset before each S, as a new process would start.
+
     python benchmarks/seeds.py --device cuda --seeds 1,4,16,64 --out benchmarks/results/seeds-gpu-DATE
 """
 
@@ -35,6 +39,7 @@ from update_speed import dataset  # noqa: E402
 from orlkit.algos import DataSpec, config_from_dict, make_algorithm  # noqa: E402
 from orlkit.errors import OrlkitError  # noqa: E402
 from orlkit.nets.precision import autocast, check_precision  # noqa: E402
+from orlkit.train.fit import _compiled_update  # noqa: E402
 from orlkit.train.io import write_text  # noqa: E402
 from orlkit.train.seeds import SeedStack, share_data, supported  # noqa: E402
 
@@ -54,7 +59,8 @@ def blocks_rate(step, updates: int, work_per_step: int, sync) -> float:
     return float(np.median(rates))
 
 
-def measure(algo: str, n_seeds: int, updates: int, device: str, precision: str) -> dict[str, Any]:
+def measure(algo: str, n_seeds: int, updates: int, device: str, precision: str, compile: bool = False
+            ) -> dict[str, Any]:
     ds = dataset(discrete=False)
     spec = DataSpec.from_dataset(ds)
     cfg = config_from_dict(algo, {"batch_size": 256, "hidden": (256, 256)})
@@ -63,16 +69,21 @@ def measure(algo: str, n_seeds: int, updates: int, device: str, precision: str) 
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
 
+    if compile:
+        torch._dynamo.reset()
     one = []
     for s in range(min(n_seeds, 3)):
         a, sampler = make_algorithm(algo, spec, cfg, device=device, seed=s), data.sampler(256, device, seed=s)
+        update = _compiled_update(a) if compile else a.update  # both read the metrics back
 
-        def step(a=a, sampler=sampler) -> None:
+        def step(update=update, sampler=sampler) -> None:
             with autocast(precision, device):
-                a.update(sampler.sample())
+                update(sampler.sample())
 
         one.append(blocks_rate(step, updates, 1, sync))
     stack = SeedStack([make_algorithm(algo, spec, cfg, device=device, seed=s) for s in range(n_seeds)])
+    if compile:
+        stack.compile()
     samplers = [data.sampler(256, device, seed=s) for s in range(n_seeds)]
     share_data(samplers)  # one copy of the data, as train_together and train_seeds keep
 
@@ -90,7 +101,8 @@ def measure(algo: str, n_seeds: int, updates: int, device: str, precision: str) 
 def markdown(res: dict[str, Any]) -> str:
     lines = [f"Several seeds at once vs one after another: seed-updates per second ({res['date']}, "
              f"{res['device_name']}, "
-             f"torch {res['torch']}, {res['precision']}). Command: `{res['command']}`", "",
+             f"torch {res['torch']}, {res['precision']}{', compiled' if res.get('compile') else ''}). "
+             f"Command: `{res['command']}`", "",
              "| algorithm | seeds | one after another | vectorised | speed-up |", "|---|---|---|---|---|"]
     for algo, rows in res["algos"].items():
         for r in rows:
@@ -106,6 +118,7 @@ def main() -> None:
     p.add_argument("--updates", type=int, default=200, help="updates per timed block")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--precision", default="fp32", help="fp32 or bf16")
+    p.add_argument("--compile", action="store_true", help="both sides compiled, as orlkit train --compile runs them")
     p.add_argument("--out", default=None, help="write OUT.json and OUT.md")
     args = p.parse_args()
     algos = [a.strip() for a in args.algos.split(",") if a.strip()]
@@ -127,12 +140,12 @@ def main() -> None:
     name = torch.cuda.get_device_name() if args.device.startswith("cuda") else cpu_name()
     res: dict[str, Any] = {"date": time.strftime("%Y-%m-%d"), "device": args.device, "device_name": name,
                            "torch": torch.__version__, "threads": torch.get_num_threads(),
-                           "precision": args.precision, "updates": args.updates,
+                           "precision": args.precision, "compile": args.compile, "updates": args.updates,
                            "command": "python benchmarks/seeds.py " + " ".join(sys.argv[1:]), "algos": {}}
     for algo in algos:
         res["algos"][algo] = []
         for n in counts:
-            r = measure(algo, n, args.updates, args.device, args.precision)
+            r = measure(algo, n, args.updates, args.device, args.precision, args.compile)
             res["algos"][algo].append(r)
             print(f"{algo:6s} S={n:3d}: one after another {r['one_after_another']:8.0f}, vectorised "
                   f"{r['vectorised']:8.0f} seed-updates/s, {r['speedup']:.2f}x", flush=True)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 from test_fit import final_checkpoint, run_config
+from torch._dynamo.utils import counters
 
 from orlkit.errors import OrlkitError
 from orlkit.train.fit import train, train_together
@@ -59,8 +60,13 @@ def test_the_compiled_functional_update_trains_what_the_eager_one_trains(algo: s
                      eval_episodes=1)
     run = dataclasses.replace(run, config={**run.config, **config})
     train(run, tmp_path / "eager", progress=False)
+    graphs = counters["stats"]["unique_graphs"]
     train(dataclasses.replace(run, compile=True), tmp_path / "compiled", progress=False)
     assert [fn.__name__ for fn in compiled_fns] == ["update_seeds"]
+    # One graph per update: random draws and flags that follow the update count are made outside it (seed_inputs);
+    # TD3+BC has one graph with its actor step and one without. A draw inside, or the update count read inside,
+    # breaks the graph or compiles it again (before seed_inputs: TD3+BC 4 graphs, CQL 9).
+    assert counters["stats"]["unique_graphs"] - graphs == (2 if algo == "td3bc" else 1)
     w_eager, w_compiled = final_checkpoint(tmp_path / "eager")[0], final_checkpoint(tmp_path / "compiled")[0]
     assert w_eager.keys() == w_compiled.keys()
     assert any(k.startswith("optim") for k in w_eager)  # Adam's moments are checkpointed, and compared
@@ -91,8 +97,27 @@ def test_a_failing_compile_is_one_error_and_keeps_the_checkpoints(data_path: str
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == before
 
 
-def test_compile_with_several_seeds_is_refused(data_path: str, tmp_path: Path) -> None:
-    run = run_config(data_path, "bc", compile=True)
-    with pytest.raises(OrlkitError, match="--compile is not available with --seeds"):
-        train_together(run, [0, 1], [tmp_path / "a", tmp_path / "b"], progress=False)
-    assert not (tmp_path / "a").exists()
+@needs_compiler
+def test_several_seeds_compiled_train_what_they_train_eager(continuous_path: str, tmp_path: Path) -> None:
+    """``--compile --seeds``: update_seeds compiled for all seeds at once (TD3+BC: each seed's noise drawn outside the
+    graph, one graph with the actor step and one without), each seed's run as the eager one's."""
+    torch._dynamo.reset()
+    run = run_config(continuous_path, "td3bc", steps=20, eval_every=20, log_every=10, env_id="Pendulum-v1",
+                     eval_episodes=1)
+    seeds = [0, 3]
+    train_together(run, seeds, [tmp_path / f"eager{s}" for s in seeds], progress=False)
+    graphs = counters["stats"]["unique_graphs"]
+    summaries = train_together(dataclasses.replace(run, compile=True), seeds,
+                               [tmp_path / f"compiled{s}" for s in seeds], progress=False)
+    assert counters["stats"]["unique_graphs"] - graphs == 2
+    assert [s["seed"] for s in summaries] == seeds and all(s["steps"] == 20 for s in summaries)
+    for s in seeds:
+        w_eager = final_checkpoint(tmp_path / f"eager{s}")[0]
+        w_compiled = final_checkpoint(tmp_path / f"compiled{s}")[0]
+        assert w_eager.keys() == w_compiled.keys()
+        for key in w_eager:
+            a, b = w_compiled[key].double(), w_eager[key].double()
+            assert (a - b).norm() <= 1e-3 * b.norm() + 1e-8, (s, key)
+    w0, w3 = final_checkpoint(tmp_path / "compiled0")[0], final_checkpoint(tmp_path / "compiled3")[0]
+    assert not torch.equal(w0["modules.actor.net.0.weight"], w3["modules.actor.net.0.weight"])  # two runs, not one
+    torch._dynamo.reset()

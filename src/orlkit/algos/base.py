@@ -113,6 +113,15 @@ class Algorithm:
         functional path (``orlkit.train.seeds``) sets them before ``update_seeds``, outside any compiled graph."""
         return {}
 
+    def seed_inputs(self, stack: Any, batch: Batch) -> dict[str, Any]:
+        """What ``update_seeds(stack, batch, **inputs)`` takes beside the batch that must be drawn or decided outside
+        a compiled graph (``{}``: nothing): random draws from each seed's generator (a draw from a
+        ``torch.Generator`` breaks the graph) and Python flags that follow the update count (read inside, the count
+        would be compiled in and every new value would compile again; a bool argument compiles once per value).
+        :meth:`SeedStack.update <orlkit.train.seeds.SeedStack.update>` calls it eagerly before each update, in
+        the order ``update`` draws, so that each seed's generator gives the same numbers on both paths."""
+        return {}
+
     @torch.no_grad()
     def act(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
         raise NotImplementedError

@@ -30,7 +30,7 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import torch
@@ -164,23 +164,35 @@ class CQL(Algorithm):
                           "loss/alpha_prime": alpha_prime_loss, "stats/alpha_prime": alpha_prime,
                           "loss/actor": actor_loss, "loss/alpha": alpha_loss, "stats/alpha": alpha})
 
-    def update_seeds(self, stack: SeedStack, batch: Batch) -> dict[str, torch.Tensor]:
+    def seed_inputs(self, stack: SeedStack, batch: Batch) -> dict[str, Any]:
+        """Every random draw of the update, each seed's from its own generator in ``update``'s order (the noise of the
+        action at s', the uniform proposals, the noise of the policy proposals at s and s', the noise of the actor's
+        sample), and whether the actor is still in its BC warm-up."""
+        cfg, (b, d), n = self.config, batch.actions.shape[1:], self.config.n_action_samples  # batch fields (S, B, ...)
+        return {"next_noise": stack.randn((b, cfg.max_backup, d) if cfg.max_backup else (b, d)),
+                "uniform": stack.rand((b, n, d)),
+                "proposal_noise": stack.randn((2 * b, n, d)),
+                "actor_noise": stack.randn((b, d)),
+                "bc_phase": self.n_updates < cfg.bc_steps}
+
+    def update_seeds(self, stack: SeedStack, batch: Batch, next_noise: torch.Tensor, uniform: torch.Tensor,
+                     proposal_noise: torch.Tensor, actor_noise: torch.Tensor, bc_phase: bool
+                     ) -> dict[str, torch.Tensor]:
         """:meth:`update` for S seeds at once (orlkit.train.seeds): the same losses and steps, batch fields
-        (S, B, ...); every random draw comes from each seed's own generator, in ``update``'s order."""
+        (S, B, ...); the random draws and ``bc_phase`` from :meth:`seed_inputs`."""
         cfg, T = self.config, stack.tensors
-        (b, d), n = batch.actions.shape[1:], cfg.n_action_samples
+        b, d = batch.actions.shape[1:]
         critic, critic_target = stack.caller("critic"), stack.caller("critic_target")
         sample, log_prob = stack.caller("actor", "sample_from_noise"), stack.caller("actor", "log_prob")
         alpha = T["scalars"]["log_alpha"].exp()  # (S,), before this update's steps
-        noise = stack.randn((b, cfg.max_backup, d) if cfg.max_backup else (b, d))
-        next_a, _ = vmap(sample)(T["actor"], batch.next_obs, noise)
+        next_a, _ = vmap(sample)(T["actor"], batch.next_obs, next_noise)
         next_q = vmap(lambda p, s, a: critic_target(p, s, a).min(0).values)(T["critic_target"], batch.next_obs,
                                                                             next_a)  # (S, B) or (S, B, K)
         next_q = next_q.max(-1).values if cfg.max_backup else next_q
         target = batch.rewards + cfg.gamma * (1.0 - batch.terminals.float()) * next_q
-        uniform = stack.rand((b, n, d)) * 2 - 1  # (S, B, N, d)
+        uniform = uniform * 2 - 1  # (S, B, N, d)
         a_pi, logp_pi = vmap(sample)(T["actor"], torch.cat([batch.obs, batch.next_obs], 1),
-                                     stack.randn((2 * b, n, d)))  # (S, 2B, N, d), (S, 2B, N)
+                                     proposal_noise)  # (S, 2B, N, d), (S, 2B, N)
         proposals = torch.cat([uniform, a_pi[:, :b], a_pi[:, b:]], 2)  # (S, B, 3N, d)
         log_density = torch.cat([torch.full(uniform.shape[:3], d * math.log(0.5), device=uniform.device),
                                  logp_pi[:, :b], logp_pi[:, b:]], 2)  # (S, B, 3N)
@@ -213,15 +225,13 @@ class CQL(Algorithm):
             alpha_prime_loss = torch.zeros(stack.n_seeds, device=uniform.device)
         stack.step("critic", grads)
 
-        bc_phase = self.n_updates < cfg.bc_steps
-
         def actor_objective(p, critic_p, obs, actions, noise, alpha):
             a, logp = sample(p, obs, noise)
             fit = log_prob(p, obs, actions) if bc_phase else critic(critic_p, obs, a).min(0).values
             return (alpha * logp - fit).mean(), logp
 
         grads, (actor_loss, logp) = vmap(grad_and_value(actor_objective, has_aux=True))(
-            T["actor"], T["critic"], batch.obs, batch.actions, stack.randn((b, d)), alpha)
+            T["actor"], T["critic"], batch.obs, batch.actions, actor_noise, alpha)
         stack.step("actor", grads)
 
         def alpha_objective(p, logp):

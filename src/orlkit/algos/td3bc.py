@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import torch
@@ -111,13 +111,19 @@ class TD3BC(Algorithm):
         last = self.actor_stats.values
         return to_floats({**m_q, "loss/actor": last[0], "loss/bc": last[1], "stats/lambda": last[2]})
 
-    def update_seeds(self, stack: SeedStack, batch: Batch) -> dict[str, torch.Tensor]:
+    def seed_inputs(self, stack: SeedStack, batch: Batch) -> dict[str, Any]:
+        """Each seed's smoothing noise from its own generator, and whether this update steps the actor."""
+        return {"noise": stack.randn(batch.actions.shape[1:]),
+                "actor_step": self.n_updates % self.config.policy_freq == 0}  # update n_updates + 1: as in update()
+
+    def update_seeds(self, stack: SeedStack, batch: Batch, noise: torch.Tensor, actor_step: bool
+                     ) -> dict[str, torch.Tensor]:
         """:meth:`update` for S seeds at once (orlkit.train.seeds): the same losses, in the same order, with
-        batch fields (S, B, ...); each seed's smoothing noise comes from its own generator."""
+        batch fields (S, B, ...); ``noise`` and ``actor_step`` from :meth:`seed_inputs`."""
         cfg, T = self.config, stack.tensors
         critic, critic_target, actor, actor_target = (stack.caller(m) for m in
                                                       ("critic", "critic_target", "actor", "actor_target"))
-        noise = (stack.randn(batch.actions.shape[1:]) * cfg.policy_noise).clamp(-cfg.noise_clip, cfg.noise_clip)
+        noise = (noise * cfg.policy_noise).clamp(-cfg.noise_clip, cfg.noise_clip)
         next_a = (vmap(actor_target)(T["actor_target"], batch.next_obs) + noise).clamp(-1.0, 1.0)  # (S, B, act)
         next_q = vmap(lambda p, s, a: critic_target(p, s, a).min(0).values)(T["critic_target"], batch.next_obs,
                                                                             next_a)  # (S, B)
@@ -130,7 +136,7 @@ class TD3BC(Algorithm):
                                                                                 batch.actions, target)
         stack.step("critic", grads)
 
-        if self.n_updates % cfg.policy_freq == 0:  # this update is number n_updates + 1: as in update()
+        if actor_step:
             def actor_objective(p, critic_p, obs, actions):
                 pi = actor(p, obs)
                 return actor_loss(critic(critic_p, obs, pi)[0], pi, actions, cfg.alpha)

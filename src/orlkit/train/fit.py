@@ -277,9 +277,9 @@ def _compiled_update(algo: Algorithm) -> Any:
     Algorithms with a functional update (``update_seeds``: ``orlkit.train.seeds.supported()``) compile that, for this
     one seed, on views of the algorithm's own weights and Adam state (``SeedStack(share=True)``): gradients, Adam
     steps and soft target updates trace into one graph, which ``algo.update`` cannot (each ``backward()`` and
-    optimizer ``step()`` breaks it). Random draws from a run's generator (TD3+BC, CQL) and discrete CQL's periodic
-    hard target copy run eagerly between graphs; TD3+BC's delayed actor step makes two graphs. The others compile
-    ``algo.update``."""
+    optimizer ``step()`` breaks it). Random draws from a run's generator (TD3+BC, CQL) are made before the graph
+    runs and passed in (``Algorithm.seed_inputs``), discrete CQL's periodic hard target copy runs after it; TD3+BC's
+    delayed actor step makes two graphs (with and without it). The others compile ``algo.update``."""
     import torch
 
     from orlkit.algos.base import to_floats
@@ -294,16 +294,21 @@ def _compiled_update(algo: Algorithm) -> Any:
             return to_floats({k: v.reshape(()) for k, v in metrics.items()})
     else:
         call = torch.compile(algo.update)
+    return _compile_errors(call, algo.name)
+
+
+def _compile_errors(call: Any, name: str) -> Any:
+    """``call``, with an exception of its first call (where torch.compile compiles) raised as one OrlkitError."""
     first = True
 
-    def update(batch: Any) -> dict[str, float]:
+    def update(*args: Any) -> Any:
         nonlocal first
         if not first:
-            return call(batch)
+            return call(*args)
         try:
-            out = call(batch)
+            out = call(*args)
         except Exception as e:  # torch._dynamo / inductor errors have no common public base class
-            raise OrlkitError(f"--compile: torch.compile could not compile {algo.name}'s update "
+            raise OrlkitError(f"--compile: torch.compile could not compile {name}'s update "
                               f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); "
                               "train without --compile") from e
         first = False
@@ -336,6 +341,10 @@ def train_together(run: RunConfig, seeds: list[int], out_dirs: list[str | Path],
     assert len(starts) == 1, starts  # _check_together read the same checkpoint steps
     start, first = starts.pop(), runs[0].run
     stack = SeedStack([r.algo for r in runs])
+    update = stack.update
+    if run.compile:  # update_seeds compiled, for all seeds at once
+        stack.compile()
+        update = _compile_errors(stack.update, run.algo)
     samplers = [r.sampler for r in runs]
     sync = _device_sync(first.device)
     update_time, t_start = 0.0, time.perf_counter()
@@ -343,7 +352,7 @@ def train_together(run: RunConfig, seeds: list[int], out_dirs: list[str | Path],
     for step in range(start + 1, first.steps + 1):
         t0 = time.perf_counter()
         with autocast(first.precision, first.device):
-            metrics = stack.update(stack.sample(samplers))
+            metrics = update(stack.sample(samplers))
         per_seed = stack.floats(metrics) if runs[0].log_step(step) else [None] * len(runs)
         due = runs[0].due(step)
         if due:
@@ -363,9 +372,6 @@ def train_together(run: RunConfig, seeds: list[int], out_dirs: list[str | Path],
 def _check_together(run: RunConfig, seeds: list[int], outs: list[Path], resume: bool) -> RunConfig:
     """Refuse, before any directory is written, what ``train_together`` cannot do; the run to train (on resume:
     the saved one, with ``run.steps``)."""
-    if run.compile:
-        raise OrlkitError("--compile is not available with --seeds (several seeds in one process); train each seed "
-                          "with --seed and --compile, or the seeds together without --compile")
     if not resume:
         taken = [str(o) for o in outs if (o / "config.json").exists()]
         if taken:
@@ -396,7 +402,7 @@ def _check_together(run: RunConfig, seeds: list[int], outs: list[Path], resume: 
     if len(set(steps)) != 1:
         where = ", ".join(f"{o}: {n}" for o, n in zip(outs, steps, strict=True))
         raise OrlkitError(f"the runs to resume stand at different steps ({where}); resume them one by one")
-    return RunConfig(**{**saved[0], "steps": run.steps})
+    return RunConfig(**{**saved[0], "steps": run.steps, "compile": run.compile})  # compiling changes no state
 
 
 def load_run(out_dir: str | Path) -> tuple[Algorithm, RunConfig, str | None]:

@@ -1,7 +1,7 @@
 """Several seeds of one algorithm trained at once in one process, vectorised over seeds with ``torch.func``.
 
 Each network's parameters (and buffers) of S runs are stacked on a leading seed axis; an algorithm's
-``update_seeds(stack, batch)`` takes each loss's gradient for all seeds at once with
+``update_seeds(stack, batch, **inputs)`` takes each loss's gradient for all seeds at once with
 ``vmap(grad_and_value(loss))`` and steps one fused Adam over the stacked tensors. Adam is elementwise, so that
 is S Adams. Every seed keeps what makes it its own run: its network initialisation (``seed``), its batches
 (its own :class:`~orlkit.data.dataset.Sampler`, seeded as ``orlkit train --seed`` seeds it) and its noise (its
@@ -12,8 +12,11 @@ launch-bound, as 256×256 networks are on a GPU (``benchmarks/seeds.py`` measure
 The same functional update, for one seed, is what ``orlkit train --compile`` compiles
 (``orlkit.train.fit._compiled_update``): ``SeedStack([algo], share=True)`` holds views of the algorithm's own weights
 and Adam state, and under ``torch.compile`` :meth:`SeedStack.step` is a ``torch._foreach`` Adam that traces into the
-graph, so gradients, optimizer steps and soft target updates compile as one graph (random draws from a run's
-generator and periodic hard target copies run eagerly between graphs; benchmarks/README.md, "One graph per update").
+graph, so gradients, optimizer steps and soft target updates compile as one graph. What must stay out of it is done
+eagerly around it: random draws from each run's generator and flags that follow the update count are the
+algorithm's ``seed_inputs`` (passed to ``update_seeds`` as ``inputs``), learning-rate schedules its
+``scheduled_lrs``, and periodic hard target copies :meth:`SeedStack.copy_every` (benchmarks/README.md, "One graph per
+update").
 
 Algorithms with an ``update_seeds`` method: :func:`supported`.
 """
@@ -233,9 +236,10 @@ class SeedStack:
 
     def update(self, batch: Batch) -> dict[str, torch.Tensor]:
         """One update of every seed; the metrics as (S,) tensors (no device synchronisation: see :meth:`floats`)."""
-        for name, lr in self.algos[0].scheduled_lrs().items():  # outside update_seeds: no Python float in its graph
+        first = self.algos[0]
+        for name, lr in first.scheduled_lrs().items():  # outside update_seeds: no Python float in its graph
             self.set_lr(name, lr)
-        metrics = self._update_seeds(self, batch)
+        metrics = self._update_seeds(self, batch, **first.seed_inputs(self, batch))  # draws and flags: eager
         for a in self.algos:
             a.n_updates += 1
         return metrics
