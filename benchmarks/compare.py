@@ -329,6 +329,7 @@ def summarise(results: dict[str, Any]) -> dict[str, Any]:
             c = {"upd_s": s[key]["updates_per_sec"]}
             c["update_ratio"] = c["upd_s"] / row["d3rlpy_upd_s"]
             c["x_floor"] = (1 / c["upd_s"]) / floor(s, pr)  # the eager update's GEMMs at that precision
+            c["x_floor_fp32"] = (1 / c["upd_s"]) / floor(s, "fp32")  # issue #4's yardstick for every update
             if f"{key}_e2e_upd_s" in row and "d3rlpy_e2e_upd_s" in row:
                 c["e2e_upd_s"] = row[f"{key}_e2e_upd_s"]
                 c["e2e_ratio"] = c["e2e_upd_s"] / row["d3rlpy_e2e_upd_s"]
@@ -369,12 +370,14 @@ def markdown(results: dict[str, Any]) -> str:
     if compiled:
         lines += ["", "With `--compile` (torch.compile of orlkit's update; end to end includes the compilation):", "",
                   "| algorithm | precision | orlkit upd/s in update | ratio vs d3rlpy | end to end orlkit vs d3rlpy "
-                  "(upd/s) | ratio | × floor at that precision | score orlkit compiled | peak MB |", "|" + "---|" * 9]
+                  "(upd/s) | ratio | × floor at that precision | × fp32 floor | score orlkit compiled | peak MB |",
+                  "|" + "---|" * 10]
         for algo, pr, c in compiled:
             r = rows[algo]
             lines.append(f"| {algo} | {pr} | {f(c['upd_s'])} | {f(c['update_ratio'], 2)} | {f(c.get('e2e_upd_s'))} vs "
                          f"{f(r.get('d3rlpy_e2e_upd_s'))} | {f(c.get('e2e_ratio'), 2)} | {f(c.get('x_floor'), 2)} | "
-                         f"{score(r, f'orlkit-{pr}-compile')} | {f(r.get(f'orlkit-{pr}-compile_peak_mb'), 0)} |")
+                         f"{f(c.get('x_floor_fp32'), 2)} | {score(r, f'orlkit-{pr}-compile')} | "
+                         f"{f(r.get(f'orlkit-{pr}-compile_peak_mb'), 0)} |")
     m = results["machine"]
     where = f"{m['gpu']} (CUDA), host {m['cpu']}" if m.get("gpu") else m["cpu"]
     lines += ["", f"Measured {results['date']} on {where} ({m['threads']} threads), torch {m['torch']}, "
@@ -424,6 +427,8 @@ def main() -> None:
     p.add_argument("--out", default=str(HERE / "results" / f"compare-{time.strftime('%Y-%m-%d')}"),
                    help="report path without suffix: writes .json and .md")
     p.add_argument("--force", action="store_true", help="overwrite --out's .json/.md if they exist")
+    p.add_argument("--render", metavar="JSON", help="no run: rewrite the Markdown table (JSON's .md) from a saved "
+                   "JSON with this version's summary")
     p.add_argument("--d3rlpy-malloc", action="store_true",
                    help="give d3rlpy's processes the glibc allocator settings orlkit's train() makes "
                         "(orlkit.train.malloc); by default d3rlpy runs as a user would run it")
@@ -436,6 +441,12 @@ def main() -> None:
         out = speed_worker(task) if task["phase"] == "speed" else train_worker(task)
         out["peak_rss_mb"] = peak_rss_mb()
         print(json.dumps(out))
+        return
+    if args.render:
+        saved = json.loads(Path(args.render).read_text())
+        saved["summary"] = summarise(saved)  # in memory: the JSON stays as its run wrote it
+        write_text(Path(args.render).with_suffix(".md"), markdown(saved) + "\n")
+        print(markdown(saved))
         return
     if args.speed_rounds < 1:
         p.error("--speed-rounds must be at least 1")

@@ -36,7 +36,7 @@ sys.path.insert(0, str(HERE))
 from machine import cpu_name  # noqa: E402
 from update_speed import dataset  # noqa: E402
 
-from orlkit.algos import DataSpec, config_from_dict, make_algorithm  # noqa: E402
+from orlkit.algos import ALGORITHMS, DataSpec, config_from_dict, make_algorithm  # noqa: E402
 from orlkit.errors import OrlkitError  # noqa: E402
 from orlkit.nets.precision import autocast, check_precision  # noqa: E402
 from orlkit.train.fit import _compiled_update  # noqa: E402
@@ -61,7 +61,7 @@ def blocks_rate(step, updates: int, work_per_step: int, sync) -> float:
 
 def measure(algo: str, n_seeds: int, updates: int, device: str, precision: str, compile: bool = False
             ) -> dict[str, Any]:
-    ds = dataset(discrete=False)
+    ds = dataset(discrete=ALGORITHMS[algo][0].discrete_only)
     spec = DataSpec.from_dataset(ds)
     cfg = config_from_dict(algo, {"batch_size": 256, "hidden": (256, 256)})
     data = make_algorithm(algo, spec, cfg, device=device).prepare(ds)
