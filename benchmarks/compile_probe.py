@@ -2,8 +2,10 @@
 
 Shapes as in ``update_speed.py`` (D4RL Hopper, batch 256, 256×256 networks). 30 warm-up updates (which include the
 compilation, timed and printed), then ``--blocks`` blocks of ``--updates`` updates inside
-``metrics_read_back(False)``, as the fit loop runs between log steps. Run each variant in its own process, eager
-before and after the compiled ones, on a quiet machine (benchmarks/README.md#torchcompile-measured-not-adopted):
+``metrics_read_back(False)``, as the fit loop runs between log steps, with glibc's allocator tuned as ``train()``
+tunes it (``orlkit.train.malloc``; since 2026-12-01, ``ORLKIT_MALLOC_TUNING=0`` to leave it). Run each variant in
+its own process, eager before and after the compiled ones, on a quiet machine
+(benchmarks/README.md#torchcompile-measured-not-adopted):
 
     for v in eager compile compile-noopt eager; do python benchmarks/compile_probe.py iql $v; done
 
@@ -34,6 +36,7 @@ from orlkit.algos.base import metrics_read_back
 from orlkit.data.dataset import FIELDS
 from orlkit.nets.precision import PRECISIONS, autocast
 from orlkit.train.fit import _compiled_update
+from orlkit.train.malloc import tune_malloc
 from orlkit.train.seeds import supported
 
 
@@ -81,6 +84,7 @@ def main() -> None:
     if args.variant == "functional" and args.algo not in supported():
         parser.error(f"the functional variant needs an update_seeds; {args.algo} has none (these do: "
                      f"{', '.join(supported())})")
+    tune_malloc()  # as train() does before its first update (ORLKIT_MALLOC_TUNING=0: off); before 2026-12-01 not here
     algo, sampler = built(args.algo, args.device)
     sync = torch.cuda.synchronize if args.device.startswith("cuda") else (lambda: None)
     update = algo.update
@@ -108,7 +112,7 @@ def main() -> None:
             rates.append(args.updates / (time.perf_counter() - t0))
     print(f"{args.algo} {args.variant} {args.precision} {args.device}: warm-up {warmup:.1f} s, "
           f"updates/s {[round(r) for r in rates]}, median {np.median(rates):.1f} "
-          f"({torch.get_num_threads()} threads, torch {torch.__version__})")
+          f"({torch.get_num_threads()} threads, torch {torch.__version__}, malloc tuned: {tune_malloc()})")
 
 
 if __name__ == "__main__":

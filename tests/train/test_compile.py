@@ -96,6 +96,11 @@ def test_a_failing_compile_is_one_error_and_keeps_the_checkpoints(data_path: str
         train(dataclasses.replace(run, steps=30, compile=True), out, resume=True, progress=False)
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == before
 
+    outs = [tmp_path / "s0", tmp_path / "s1"]  # the same with several seeds (--compile --seeds)
+    with pytest.raises(OrlkitError, match=r"--compile: torch.compile could not compile bc's update \(RuntimeError: "
+                                          r"no compiler here\); train without --compile"):
+        train_together(dataclasses.replace(run, compile=True), [0, 1], outs, progress=False)
+
 
 @needs_compiler
 def test_several_seeds_compiled_train_what_they_train_eager(continuous_path: str, tmp_path: Path) -> None:
