@@ -15,6 +15,9 @@ Hopper-shaped (obs 11, action 3; benchmarks/update_speed.py), batch 256, 256×25
 compiled for its one seed; vectorised, ``update_seeds`` compiled for the S seeds (``--compile --seeds``). The
 compilation falls in the warm-up, and dynamo's caches are reset before each S, as a new process would start.
 
+glibc's allocator is tuned as ``orlkit train`` tunes it (``orlkit.train.malloc``; since 2026-12-01, before that
+untuned; ``ORLKIT_MALLOC_TUNING=0`` leaves it), and the results record whether it was.
+
     python benchmarks/seeds.py --device cuda --seeds 1,4,16,64 --out benchmarks/results/seeds-gpu-DATE
 """
 
@@ -41,6 +44,7 @@ from orlkit.errors import OrlkitError  # noqa: E402
 from orlkit.nets.precision import autocast, check_precision  # noqa: E402
 from orlkit.train.fit import _compiled_update  # noqa: E402
 from orlkit.train.io import write_text  # noqa: E402
+from orlkit.train.malloc import tune_malloc  # noqa: E402
 from orlkit.train.seeds import SeedStack, share_data, supported  # noqa: E402
 
 
@@ -101,7 +105,8 @@ def measure(algo: str, n_seeds: int, updates: int, device: str, precision: str, 
 def markdown(res: dict[str, Any]) -> str:
     lines = [f"Several seeds at once vs one after another: seed-updates per second ({res['date']}, "
              f"{res['device_name']}, "
-             f"torch {res['torch']}, {res['precision']}{', compiled' if res.get('compile') else ''}). "
+             f"torch {res['torch']}, {res['precision']}{', compiled' if res.get('compile') else ''}"
+             f"{', allocator tuned' if res.get('malloc_tuned') else ''}). "
              f"Command: `{res['command']}`", "",
              "| algorithm | seeds | one after another | vectorised | speed-up |", "|---|---|---|---|---|"]
     for algo, rows in res["algos"].items():
@@ -121,6 +126,7 @@ def main() -> None:
     p.add_argument("--compile", action="store_true", help="both sides compiled, as orlkit train --compile runs them")
     p.add_argument("--out", default=None, help="write OUT.json and OUT.md")
     args = p.parse_args()
+    malloc_tuned = tune_malloc()  # as train() and train_together() do before their first update
     algos = [a.strip() for a in args.algos.split(",") if a.strip()]
     bad = [a for a in algos if a not in supported()]
     if bad:
@@ -140,7 +146,8 @@ def main() -> None:
     name = torch.cuda.get_device_name() if args.device.startswith("cuda") else cpu_name()
     res: dict[str, Any] = {"date": time.strftime("%Y-%m-%d"), "device": args.device, "device_name": name,
                            "torch": torch.__version__, "threads": torch.get_num_threads(),
-                           "precision": args.precision, "compile": args.compile, "updates": args.updates,
+                           "precision": args.precision, "compile": args.compile, "malloc_tuned": malloc_tuned,
+                           "updates": args.updates,
                            "command": "python benchmarks/seeds.py " + " ".join(sys.argv[1:]), "algos": {}}
     for algo in algos:
         res["algos"][algo] = []

@@ -330,8 +330,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--steps", type=int, default=10_000, help="total gradient updates")
     t.add_argument("--seed", type=int, default=None, help="seed (default 0)")
     t.add_argument("--seeds", help="several seeds at once in one process, vectorised (e.g. 0,1,2 or 0-4; "
-                   "bc, pct-bc, iql, td3bc, cql-continuous, cql-discrete; with --compile, as one compiled graph): "
-                   "one run directory per seed, OUT/seedS or runs/ALGO-DATASET-seedS")
+                   "bc, pct-bc, iql, td3bc, cql-continuous, cql-discrete; with --compile, compiled for all seeds at "
+                   "once): one run directory per seed, OUT/seedS or runs/ALGO-DATASET-seedS")
     t.add_argument("--out", help="run directory (default runs/ALGO-DATASET-seedS)")
     t.add_argument("--eval-every", type=int, default=5_000)
     t.add_argument("--eval-episodes", type=int, default=10)

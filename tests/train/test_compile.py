@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
 from pathlib import Path
 
@@ -43,13 +44,16 @@ def test_compiled_update_trains_what_the_eager_one_trains(data_path: str, tmp_pa
 @pytest.mark.parametrize("algo,precision,config", [("iql", "fp32", {"actor_lr_decay_steps": 30}),
                                                    ("iql", "bf16", {}), ("td3bc", "fp32", {}),
                                                    ("cql-discrete", "fp32", {}),
-                                                   ("cql-continuous", "bf16", {"n_action_samples": 4})])
+                                                   ("cql-continuous", "bf16", {"n_action_samples": 4}),
+                                                   ("cql-continuous", "fp32", {"n_action_samples": 4, "bc_steps": 20,
+                                                                               "max_backup": 3, "lagrange": True})])
 def test_the_compiled_functional_update_trains_what_the_eager_one_trains(algo: str, precision: str, config: dict,
                                                                          request: pytest.FixtureRequest,
                                                                          tmp_path: Path, monkeypatch) -> None:
     """Algorithms with update_seeds compile it, for one seed, as one graph (IQL: with its cosine actor lr, decaying to
     0 within the run; TD3+BC: its noise and its actor step every second update; discrete CQL: its hard target copy
-    every 15 updates; CQL in bf16: its sampled actions and the fused float32 Q-head)."""
+    every 15 updates; CQL in bf16: its sampled actions and the fused float32 Q-head; CQL with a BC warm-up of 20
+    updates, max backup and Lagrangian α')."""
     torch._dynamo.reset()
     compiled_fns = []
     real_compile = torch.compile
@@ -64,9 +68,10 @@ def test_the_compiled_functional_update_trains_what_the_eager_one_trains(algo: s
     train(dataclasses.replace(run, compile=True), tmp_path / "compiled", progress=False)
     assert [fn.__name__ for fn in compiled_fns] == ["update_seeds"]
     # One graph per update: random draws and flags that follow the update count are made outside it (seed_inputs);
-    # TD3+BC has one graph with its actor step and one without. A draw inside, or the update count read inside,
-    # breaks the graph or compiles it again (before seed_inputs: TD3+BC 4 graphs, CQL 9).
-    assert counters["stats"]["unique_graphs"] - graphs == (2 if algo == "td3bc" else 1)
+    # TD3+BC has one graph with its actor step and one without, CQL with a BC warm-up one for it and one after. A
+    # draw inside, or the update count read inside, breaks the graph or compiles it again (before seed_inputs:
+    # TD3+BC 4 graphs, CQL 9).
+    assert counters["stats"]["unique_graphs"] - graphs == (2 if algo == "td3bc" or config.get("bc_steps") else 1)
     w_eager, w_compiled = final_checkpoint(tmp_path / "eager")[0], final_checkpoint(tmp_path / "compiled")[0]
     assert w_eager.keys() == w_compiled.keys()
     assert any(k.startswith("optim") for k in w_eager)  # Adam's moments are checkpointed, and compared
@@ -80,41 +85,54 @@ def test_the_compiled_functional_update_trains_what_the_eager_one_trains(algo: s
     torch._dynamo.reset()
 
 
-def test_a_failing_compile_is_one_error_and_keeps_the_checkpoints(data_path: str, tmp_path: Path, monkeypatch) -> None:
+@pytest.mark.parametrize("fails_at", [1, 2])
+def test_a_failing_compile_is_one_error_and_keeps_the_checkpoints(fails_at: int, data_path: str, tmp_path: Path,
+                                                                  monkeypatch) -> None:
+    """At the first update, or later (torch.compile compiles again where a flag changes: TD3+BC's second update)."""
     out = tmp_path / "run"
     run = run_config(data_path, "bc", steps=20, eval_every=10)
     train(run, out, progress=False)
     before = sorted(p.name for p in (out / "checkpoints").iterdir())
 
     def broken(fn, **kwargs):
-        def call(*args):
-            raise RuntimeError("no compiler here")
+        calls = 0
+
+        def call(*args, **kwargs):
+            nonlocal calls
+            calls += 1
+            if calls == fails_at:
+                raise RuntimeError("no compiler here")
+            return fn(*args, **kwargs)
         return call
     monkeypatch.setattr(torch, "compile", broken)
-    with pytest.raises(OrlkitError, match=r"--compile: torch.compile could not compile bc's update \(RuntimeError: "
-                                          r"no compiler here\); train without --compile"):
+    message = (r"--compile: torch.compile could not compile or run bc's update \(RuntimeError: no compiler here\); "
+               r"train without --compile \(--resume continues from the last checkpoint\)")
+    with pytest.raises(OrlkitError, match=message):
         train(dataclasses.replace(run, steps=30, compile=True), out, resume=True, progress=False)
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == before
+    train(dataclasses.replace(run, steps=30), out, resume=True, progress=False)  # as the message says
+    assert final_checkpoint(out)[1]["step"] == 30
 
     outs = [tmp_path / "s0", tmp_path / "s1"]  # the same with several seeds (--compile --seeds)
-    with pytest.raises(OrlkitError, match=r"--compile: torch.compile could not compile bc's update \(RuntimeError: "
-                                          r"no compiler here\); train without --compile"):
+    with pytest.raises(OrlkitError, match=message):
         train_together(dataclasses.replace(run, compile=True), [0, 1], outs, progress=False)
 
 
 @needs_compiler
 def test_several_seeds_compiled_train_what_they_train_eager(continuous_path: str, tmp_path: Path) -> None:
     """``--compile --seeds``: update_seeds compiled for all seeds at once (TD3+BC: each seed's noise drawn outside the
-    graph, one graph with the actor step and one without), each seed's run as the eager one's."""
+    graph, one graph with the actor step and one without), each seed's run as the eager one's, also when it stops at
+    an odd update (checkpoint) and resumes compiled."""
     torch._dynamo.reset()
     run = run_config(continuous_path, "td3bc", steps=20, eval_every=20, log_every=10, env_id="Pendulum-v1",
                      eval_episodes=1)
     seeds = [0, 3]
     train_together(run, seeds, [tmp_path / f"eager{s}" for s in seeds], progress=False)
     graphs = counters["stats"]["unique_graphs"]
-    summaries = train_together(dataclasses.replace(run, compile=True), seeds,
-                               [tmp_path / f"compiled{s}" for s in seeds], progress=False)
-    assert counters["stats"]["unique_graphs"] - graphs == 2
+    compiled = [tmp_path / f"compiled{s}" for s in seeds]
+    train_together(dataclasses.replace(run, steps=11, compile=True), seeds, compiled, progress=False)
+    summaries = train_together(dataclasses.replace(run, compile=True), seeds, compiled, resume=True, progress=False)
+    assert counters["stats"]["unique_graphs"] - graphs == 2  # the resumed stack reuses the graphs
     assert [s["seed"] for s in summaries] == seeds and all(s["steps"] == 20 for s in summaries)
     for s in seeds:
         w_eager = final_checkpoint(tmp_path / f"eager{s}")[0]
@@ -126,3 +144,15 @@ def test_several_seeds_compiled_train_what_they_train_eager(continuous_path: str
     w0, w3 = final_checkpoint(tmp_path / "compiled0")[0], final_checkpoint(tmp_path / "compiled3")[0]
     assert not torch.equal(w0["modules.actor.net.0.weight"], w3["modules.actor.net.0.weight"])  # two runs, not one
     torch._dynamo.reset()
+
+
+def test_runs_resumed_together_may_differ_in_compile(data_path: str, tmp_path: Path) -> None:
+    """A seed resumed alone with --compile and then with the others without it: compiling changes no state."""
+    run = run_config(data_path, "bc", steps=10, eval_every=10)
+    outs = [tmp_path / "s0", tmp_path / "s1"]
+    train_together(run, [0, 1], outs, progress=False)
+    saved = json.loads((outs[1] / "config.json").read_text())
+    (outs[1] / "config.json").write_text(json.dumps({**saved, "compile": True}))  # as a compiled resume records it
+    summaries = train_together(dataclasses.replace(run, steps=20), [0, 1], outs, resume=True, progress=False)
+    assert [s["steps"] for s in summaries] == [20, 20]
+    assert json.loads((outs[1] / "config.json").read_text())["compile"] is False

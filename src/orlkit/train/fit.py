@@ -272,7 +272,7 @@ def train(run: RunConfig, out_dir: str | Path, resume: bool = False, progress: b
 
 def _compiled_update(algo: Algorithm) -> Any:
     """``algo``'s update under ``torch.compile`` (``--compile``). If compiling fails (on the CPU it needs a C++
-    compiler), the first update raises one OrlkitError; the run's checkpoints so far are untouched.
+    compiler), the update raises one OrlkitError; the run's checkpoints so far are untouched.
 
     Algorithms with a functional update (``update_seeds``: ``orlkit.train.seeds.supported()``) compile that, for this
     one seed, on views of the algorithm's own weights and Adam state (``SeedStack(share=True)``): gradients, Adam
@@ -298,21 +298,19 @@ def _compiled_update(algo: Algorithm) -> Any:
 
 
 def _compile_errors(call: Any, name: str) -> Any:
-    """``call``, with an exception of its first call (where torch.compile compiles) raised as one OrlkitError."""
-    first = True
+    """``call``, with any exception it raises as one OrlkitError. torch.compile compiles at the first call, and again
+    where a flag changes (TD3+BC's second update, the end of CQL's BC warm-up), so a compiler failure can come at
+    any update; the run's checkpoints so far are untouched."""
 
     def update(*args: Any) -> Any:
-        nonlocal first
-        if not first:
-            return call(*args)
         try:
-            out = call(*args)
+            return call(*args)
+        except OrlkitError:
+            raise
         except Exception as e:  # torch._dynamo / inductor errors have no common public base class
-            raise OrlkitError(f"--compile: torch.compile could not compile {name}'s update "
+            raise OrlkitError(f"--compile: torch.compile could not compile or run {name}'s update "
                               f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); "
-                              "train without --compile") from e
-        first = False
-        return out
+                              "train without --compile (--resume continues from the last checkpoint)") from e
 
     return update
 
@@ -371,7 +369,7 @@ def train_together(run: RunConfig, seeds: list[int], out_dirs: list[str | Path],
 
 def _check_together(run: RunConfig, seeds: list[int], outs: list[Path], resume: bool) -> RunConfig:
     """Refuse, before any directory is written, what ``train_together`` cannot do; the run to train (on resume:
-    the saved one, with ``run.steps``)."""
+    the saved one, with ``run.steps`` and ``run.compile``)."""
     if not resume:
         taken = [str(o) for o in outs if (o / "config.json").exists()]
         if taken:
@@ -385,9 +383,10 @@ def _check_together(run: RunConfig, seeds: list[int], outs: list[Path], resume: 
     for o, cfg, seed in zip(outs, saved, seeds, strict=True):
         if cfg.get("seed") != seed:
             raise OrlkitError(f"{o} holds seed {cfg.get('seed')}, not {seed}")
-    base = {k: v for k, v in saved[0].items() if k not in ("seed", "steps")}
+    free = ("seed", "steps", "compile")  # may differ between runs resumed together (compiling changes no state)
+    base = {k: v for k, v in saved[0].items() if k not in free}
     for o, cfg in zip(outs[1:], saved[1:], strict=True):
-        other = {k: v for k, v in cfg.items() if k not in ("seed", "steps")}
+        other = {k: v for k, v in cfg.items() if k not in free}
         if other != base:
             diff = sorted(k for k in base.keys() | other.keys() if base.get(k) != other.get(k))
             raise OrlkitError(f"{outs[0]} and {o} differ in {', '.join(diff)}: runs resumed together must differ "
