@@ -443,7 +443,12 @@ def main() -> None:
         print(json.dumps(out))
         return
     if args.render:
-        saved = json.loads(Path(args.render).read_text())
+        try:
+            saved = json.loads(Path(args.render).read_text())
+        except (OSError, ValueError) as e:
+            p.error(f"--render {args.render}: cannot read it as JSON ({type(e).__name__}: {e})")
+        if not isinstance(saved, dict) or not isinstance(saved.get("algos"), dict) or "machine" not in saved:
+            p.error(f"--render {args.render}: not a compare.py result (it has no 'algos' and 'machine')")
         saved["summary"] = summarise(saved)  # in memory: the JSON stays as its run wrote it
         write_text(Path(args.render).with_suffix(".md"), markdown(saved) + "\n")
         print(markdown(saved))

@@ -84,7 +84,7 @@ def main() -> None:
     if args.variant == "functional" and args.algo not in supported():
         parser.error(f"the functional variant needs an update_seeds; {args.algo} has none (these do: "
                      f"{', '.join(supported())})")
-    tune_malloc()  # as train() does before its first update (ORLKIT_MALLOC_TUNING=0: off); before 2026-12-01 not here
+    malloc_tuned = tune_malloc()  # as train() does before its first update (ORLKIT_MALLOC_TUNING=0: off); since 12-01
     algo, sampler = built(args.algo, args.device)
     sync = torch.cuda.synchronize if args.device.startswith("cuda") else (lambda: None)
     update = algo.update
@@ -112,7 +112,7 @@ def main() -> None:
             rates.append(args.updates / (time.perf_counter() - t0))
     print(f"{args.algo} {args.variant} {args.precision} {args.device}: warm-up {warmup:.1f} s, "
           f"updates/s {[round(r) for r in rates]}, median {np.median(rates):.1f} "
-          f"({torch.get_num_threads()} threads, torch {torch.__version__}, malloc tuned: {tune_malloc()})")
+          f"({torch.get_num_threads()} threads, torch {torch.__version__}, malloc tuned: {malloc_tuned})")
 
 
 if __name__ == "__main__":

@@ -168,7 +168,8 @@ class CQL(Algorithm):
         """Every random draw of the update, each seed's from its own generator in ``update``'s order (the noise of the
         action at s', the uniform proposals, the noise of the policy proposals at s and s', the noise of the actor's
         sample), and whether the actor is still in its BC warm-up."""
-        cfg, (b, d), n = self.config, batch.actions.shape[1:], self.config.n_action_samples  # batch fields (S, B, ...)
+        cfg, (b, d) = self.config, batch.actions.shape[1:]  # batch fields (S, B, ...)
+        n = cfg.n_action_samples
         return {"next_noise": stack.randn((b, cfg.max_backup, d) if cfg.max_backup else (b, d)),
                 "uniform": stack.rand((b, n, d)),
                 "proposal_noise": stack.randn((2 * b, n, d)),
