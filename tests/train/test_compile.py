@@ -156,3 +156,36 @@ def test_runs_resumed_together_may_differ_in_compile(data_path: str, tmp_path: P
     summaries = train_together(dataclasses.replace(run, steps=20), [0, 1], outs, resume=True, progress=False)
     assert [s["steps"] for s in summaries] == [20, 20]
     assert json.loads((outs[1] / "config.json").read_text())["compile"] is False
+
+
+@needs_compiler
+def test_train_seeds_compiled_trains_what_it_trains_eager(monkeypatch) -> None:
+    """The library function ``train_seeds(..., compile=True)``: the same weights and logs up to rounding; a compiler
+    failure is one error that says what to do."""
+    from test_seeds import dataset
+
+    from orlkit.train.seeds import train_seeds
+
+    torch._dynamo.reset()
+    ds, config = dataset(False), {"batch_size": 32, "hidden": (16, 16)}
+    eager, logs_eager = train_seeds("bc", ds, [0, 2], steps=6, config=config, log_every=3)
+    compiled, logs_compiled = train_seeds("bc", ds, [0, 2], steps=6, config=config, log_every=3, compile=True)
+    for a, b in zip(compiled, eager, strict=True):
+        weights_a, weights_b = a.modules["policy"].state_dict(), b.modules["policy"].state_dict()
+        for key in weights_b:
+            assert (weights_a[key] - weights_b[key]).norm() <= 1e-4 * weights_b[key].norm() + 1e-8, key
+    assert not torch.equal(compiled[0].policy[0].weight, compiled[1].policy[0].weight)  # two seeds, not one
+    for rows_a, rows_b in zip(logs_compiled, logs_eager, strict=True):
+        assert [r["step"] for r in rows_a] == [r["step"] for r in rows_b] == [3, 6]
+        for ra, rb in zip(rows_a, rows_b, strict=True):
+            assert ra["loss/bc"] == pytest.approx(rb["loss/bc"], rel=1e-4)
+    torch._dynamo.reset()
+
+    def broken(fn, **kwargs):
+        def call(*args, **kw):
+            raise RuntimeError("no compiler here")
+        return call
+    monkeypatch.setattr(torch, "compile", broken)
+    with pytest.raises(OrlkitError, match=r"^compile=True: torch.compile could not compile or run bc's update "
+                                          r"\(RuntimeError: no compiler here\); call train_seeds with compile=False$"):
+        train_seeds("bc", ds, [0, 1], steps=2, config=config, compile=True)

@@ -297,7 +297,8 @@ def _compiled_update(algo: Algorithm) -> Any:
     return _compile_errors(call, algo.name)
 
 
-def _compile_errors(call: Any, name: str) -> Any:
+def _compile_errors(call: Any, name: str, flag: str = "--compile",
+                    advice: str = "train without --compile (--resume continues from the last checkpoint)") -> Any:
     """``call``, with any exception it raises as one OrlkitError. torch.compile compiles at the first call, and again
     where a flag changes (TD3+BC's second update, the end of CQL's BC warm-up), so a compiler failure can come at
     any update; the run's checkpoints so far are untouched."""
@@ -308,9 +309,8 @@ def _compile_errors(call: Any, name: str) -> Any:
         except OrlkitError:
             raise
         except Exception as e:  # torch._dynamo / inductor errors have no common public base class
-            raise OrlkitError(f"--compile: torch.compile could not compile or run {name}'s update "
-                              f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); "
-                              "train without --compile (--resume continues from the last checkpoint)") from e
+            raise OrlkitError(f"{flag}: torch.compile could not compile or run {name}'s update "
+                              f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); {advice}") from e
 
     return update
 

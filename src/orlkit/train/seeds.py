@@ -308,15 +308,17 @@ def _tensor(module: nn.Module, name: str) -> torch.Tensor:
 
 def train_seeds(algo: str, dataset: Any, seeds: Sequence[int], steps: int, config: dict[str, Any] | None = None,
                 device: str = "cpu", precision: str = "fp32", progress: bool = False,
-                log_every: int = 1000) -> tuple[list[Algorithm], list[list[dict[str, Any]]]]:
+                log_every: int = 1000, compile: bool = False) -> tuple[list[Algorithm], list[list[dict[str, Any]]]]:
     """Train ``algo`` on ``dataset`` for ``steps`` updates with every seed in ``seeds`` at once.
 
-    Returns the S trained algorithms (as ``orlkit train --seed s`` would build them) and each seed's metric rows
-    (every ``log_every`` updates and the last)."""
+    ``compile``: run the seeds' update under ``torch.compile`` (:meth:`SeedStack.compile`, as ``orlkit train --seeds
+    ... --compile``); a compiler failure raises one OrlkitError. Returns the S trained algorithms (as ``orlkit train
+    --seed s`` would build them) and each seed's metric rows (every ``log_every`` updates and the last)."""
     from tqdm.auto import tqdm
 
     from orlkit.algos import DataSpec, config_from_dict, make_algorithm
     from orlkit.nets.precision import autocast, check_precision
+    from orlkit.train.fit import _compile_errors
 
     seeds = [int(s) for s in seeds]
     check_seeds(seeds)
@@ -333,10 +335,14 @@ def train_seeds(algo: str, dataset: Any, seeds: Sequence[int], steps: int, confi
     samplers = [data.sampler(algos[0].config.batch_size, device, seed=s) for s in seeds]
     share_data(samplers)
     stack = SeedStack(algos)
+    update = stack.update
+    if compile:
+        stack.compile()
+        update = _compile_errors(stack.update, algo, flag="compile=True", advice="call train_seeds with compile=False")
     logs: list[list[dict[str, Any]]] = [[] for _ in seeds]
     for step in tqdm(range(1, steps + 1), disable=not progress, desc=f"{algo} × {len(seeds)} seeds", unit="upd"):
         with autocast(precision, device):
-            metrics = stack.update(stack.sample(samplers))
+            metrics = update(stack.sample(samplers))
         if step % log_every == 0 or step == steps:
             for row, m in zip(logs, stack.floats(metrics), strict=True):
                 if not all(np.isfinite(v) for v in m.values()):
