@@ -384,9 +384,12 @@ def markdown(results: dict[str, Any]) -> str:
     compiled = [(algo, pr, c) for algo, r in rows.items() for pr, c in r.get("compiled", {}).items()]
     if compiled:
         cache = results.get("inductor_cache", "cold")
-        lines += ["", "With `--compile` (torch.compile of orlkit's update; end to end includes the compilation, "
-                  + ("from an empty inductor cache, as a first run):" if cache == "cold" else
-                     "from an inductor cache filled by an untimed run of the same settings, as a second run):"), "",
+        trained = any(k.endswith("-compile") for a in results["algos"].values() for k in a.get("train", {}))
+        lines += ["", "With `--compile` (torch.compile of orlkit's update; "
+                  + ("speed phase only):" if not trained else
+                     "end to end includes the compilation, from an empty inductor cache, as a first run):"
+                     if cache == "cold" else "end to end includes the compilation, from an inductor cache filled by "
+                     "an untimed run of the same settings, as a second run):"), "",
                   "| algorithm | precision | orlkit upd/s in update | ratio vs d3rlpy | end to end orlkit vs d3rlpy "
                   "(upd/s) | ratio | × floor at that precision | × fp32 floor | score orlkit compiled | peak MB |",
                   "|" + "---|" * 10]
