@@ -148,6 +148,10 @@ def speed_worker(task: dict[str, Any]) -> dict[str, Any]:
 
     from orlkit.nets.precision import autocast
 
+    if task["lib"] == "orlkit":  # as `orlkit train` does before it loads anything (orlkit/train/denormal.py)
+        from orlkit.train.denormal import flush_denormals
+
+        flush_denormals()
     ds = load_data(task["dataset"])
     n = task["timing_updates"]
     device = task.get("device", "cpu")
@@ -219,6 +223,10 @@ def train_worker(task: dict[str, Any]) -> dict[str, Any]:
     from orlkit.envs.make import normalized_score
     from orlkit.train.evaluate import evaluate
 
+    if task["lib"] == "orlkit":  # as `orlkit train` does before it loads anything (orlkit/train/denormal.py)
+        from orlkit.train.denormal import flush_denormals
+
+        flush_denormals()
     ds = load_data(task["dataset"])
     env_id = ds.meta["env_id"]
     n, seed = task["updates"], task["seed"]
@@ -406,6 +414,9 @@ def markdown(results: dict[str, Any]) -> str:
     if "malloc_tuned" in m:
         tuned = [lib for lib, on in m["malloc_tuned"].items() if on]
         lines += ["", f"glibc allocator settings of orlkit.train.malloc applied in: {', '.join(tuned) or 'none'}."]
+    if "flush_denormal" in m:
+        flushed = [lib for lib, on in m["flush_denormal"].items() if on]
+        lines += ["", f"Subnormal floats flushed to zero (orlkit.train.denormal) in: {', '.join(flushed) or 'none'}."]
     return "\n".join(lines)
 
 
@@ -516,7 +527,10 @@ def main() -> None:
         "machine": {"cpu": cpu_name(), "threads": args.threads,
                     "torch": torch.__version__, "d3rlpy": d3rlpy.__version__, "device": args.device,
                     "gpu": torch.cuda.get_device_name() if args.device == "cuda" else None,
-                    "malloc_tuned": {"orlkit": malloc_tuned, "d3rlpy": malloc_tuned and args.d3rlpy_malloc}},
+                    "malloc_tuned": {"orlkit": malloc_tuned, "d3rlpy": malloc_tuned and args.d3rlpy_malloc},
+                    # orlkit's workers flush subnormal floats to zero as `orlkit train` does (since 2026-12-01)
+                    "flush_denormal": {"orlkit": os.environ.get("ORLKIT_FLUSH_DENORMAL", "1").strip().lower()
+                                       not in ("0", "false", "no", "off"), "d3rlpy": False}},
         "datasets": {"continuous": args.dataset, "discrete": args.discrete_dataset},
         "inductor_cache": args.inductor_cache, "algos": {}}
     for name in (args.dataset, args.discrete_dataset):

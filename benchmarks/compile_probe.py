@@ -35,6 +35,7 @@ from orlkit.algos import ALGORITHMS
 from orlkit.algos.base import metrics_read_back
 from orlkit.data.dataset import FIELDS
 from orlkit.nets.precision import PRECISIONS, autocast
+from orlkit.train.denormal import flush_denormals
 from orlkit.train.fit import _compiled_update
 from orlkit.train.malloc import tune_malloc
 from orlkit.train.seeds import supported
@@ -85,6 +86,7 @@ def main() -> None:
         parser.error(f"the functional variant needs an update_seeds; {args.algo} has none (these do: "
                      f"{', '.join(supported())})")
     malloc_tuned = tune_malloc()  # as train() does before its first update (ORLKIT_MALLOC_TUNING=0: off); since 12-01
+    flushed = flush_denormals()  # as `orlkit train` does (ORLKIT_FLUSH_DENORMAL=0: off); since 2026-12-01, 20th session
     algo, sampler = built(args.algo, args.device)
     sync = torch.cuda.synchronize if args.device.startswith("cuda") else (lambda: None)
     update = algo.update
@@ -112,7 +114,8 @@ def main() -> None:
             rates.append(args.updates / (time.perf_counter() - t0))
     print(f"{args.algo} {args.variant} {args.precision} {args.device}: warm-up {warmup:.1f} s, "
           f"updates/s {[round(r) for r in rates]}, median {np.median(rates):.1f} "
-          f"({torch.get_num_threads()} threads, torch {torch.__version__}, malloc tuned: {malloc_tuned})")
+          f"({torch.get_num_threads()} threads, torch {torch.__version__}, malloc tuned: {malloc_tuned}, "
+          f"subnormals flushed: {flushed})")
 
 
 if __name__ == "__main__":

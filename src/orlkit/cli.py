@@ -62,8 +62,10 @@ def format_table(headers: list[str], rows: list[list[Any]]) -> str:
 # ---------------------------------------------------------------------------- commands
 def cmd_train(args: argparse.Namespace) -> int:
     from orlkit.algos import ALIASES, resolve_algorithm
+    from orlkit.train.denormal import flush_denormals
     from orlkit.train.fit import RunConfig, train
 
+    flush_denormals()  # before the data is loaded, so that OpenMP's threads start with it (train/denormal.py)
     dataset = None
     if args.algo in ALIASES:  # the data decides (cql → cql-discrete / cql-continuous); load it once, here
         from orlkit.data.registry import resolve_dataset

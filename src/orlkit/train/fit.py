@@ -33,6 +33,7 @@ from orlkit.data.dataset import TransitionDataset
 from orlkit.errors import OrlkitError, option_name
 from orlkit.nets.precision import autocast, check_precision
 from orlkit.train.checkpoint import latest_checkpoint, load_checkpoint, read_checkpoint, save_checkpoint
+from orlkit.train.denormal import flush_denormals
 from orlkit.train.evaluate import evaluate
 from orlkit.train.io import read_jsonl, write_json, write_jsonl
 from orlkit.train.malloc import tune_malloc
@@ -248,6 +249,7 @@ def _progress_bar(run: RunConfig, start: int, progress: bool, desc: str) -> tqdm
 def train(run: RunConfig, out_dir: str | Path, resume: bool = False, progress: bool = True,
           dataset: TransitionDataset | None = None) -> dict[str, Any]:
     """Train ``run`` into ``out_dir``; returns the summary (also written to ``summary.json``)."""
+    flush_denormals()  # before any parallel torch work, so that OpenMP's threads start with it (train/denormal.py)
     r = _Run(run, out_dir, resume, dataset)
     tune_malloc()
     run, algo, sampler = r.run, r.algo, r.sampler
@@ -322,6 +324,7 @@ def train_together(run: RunConfig, seeds: list[int], out_dirs: list[str | Path],
     writes, up to floating-point rounding, and resumable by either function. Returns the summaries."""
     from orlkit.train.seeds import SeedStack, check_seeds, check_supported, share_data
 
+    flush_denormals()
     check_supported(run.algo)
     check_seeds(seeds)
     if len(out_dirs) != len(seeds):

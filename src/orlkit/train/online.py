@@ -40,6 +40,7 @@ from orlkit.errors import OrlkitError, option_name
 from orlkit.nets.precision import autocast, check_precision
 from orlkit.rewards.base import RewardModel, call_reward, relabel_rewards
 from orlkit.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from orlkit.train.denormal import flush_denormals
 from orlkit.train.evaluate import evaluate
 from orlkit.train.io import atomic_write, read_jsonl, write_json, write_jsonl
 from orlkit.train.malloc import tune_malloc
@@ -237,6 +238,7 @@ def train_online(algo: Algorithm, run: OnlineConfig, out_dir: str | Path | None 
     buffer = ReplayBuffer(algo.spec.obs_dim, algo.spec.action_dim, min(run.buffer_size, run.steps + n_initial),
                           seed=run.seed)
     tune_malloc()
+    flush_denormals()  # this thread's; OpenMP's threads have it only if made after (train/denormal.py)
     rng = np.random.default_rng(run.seed)
     out = Path(out_dir) if out_dir is not None else None
     start, episode = 0, 0
