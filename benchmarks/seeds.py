@@ -42,6 +42,7 @@ from update_speed import dataset  # noqa: E402
 from orlkit.algos import ALGORITHMS, DataSpec, config_from_dict, make_algorithm  # noqa: E402
 from orlkit.errors import OrlkitError  # noqa: E402
 from orlkit.nets.precision import autocast, check_precision  # noqa: E402
+from orlkit.train.denormal import flush_denormals  # noqa: E402
 from orlkit.train.fit import _compiled_update  # noqa: E402
 from orlkit.train.io import write_text  # noqa: E402
 from orlkit.train.malloc import tune_malloc  # noqa: E402
@@ -106,7 +107,8 @@ def markdown(res: dict[str, Any]) -> str:
     lines = [f"Several seeds at once vs one after another: seed-updates per second ({res['date']}, "
              f"{res['device_name']}, "
              f"torch {res['torch']}, {res['precision']}{', compiled' if res.get('compile') else ''}"
-             f"{', allocator tuned' if res.get('malloc_tuned') else ''}). "
+             f"{', allocator tuned' if res.get('malloc_tuned') else ''}"
+             f"{', subnormals flushed' if res.get('flush_denormal') else ''}). "
              f"Command: `{res['command']}`", "",
              "| algorithm | seeds | one after another | vectorised | speed-up |", "|---|---|---|---|---|"]
     for algo, rows in res["algos"].items():
@@ -127,6 +129,7 @@ def main() -> None:
     p.add_argument("--out", default=None, help="write OUT.json and OUT.md")
     args = p.parse_args()
     malloc_tuned = tune_malloc()  # as train() and train_together() do before their first update
+    flushed = flush_denormals()  # as orlkit train does (since 2026-12-01; ORLKIT_FLUSH_DENORMAL=0: off)
     algos = [a.strip() for a in args.algos.split(",") if a.strip()]
     bad = [a for a in algos if a not in supported()]
     if bad:
@@ -147,7 +150,7 @@ def main() -> None:
     res: dict[str, Any] = {"date": time.strftime("%Y-%m-%d"), "device": args.device, "device_name": name,
                            "torch": torch.__version__, "threads": torch.get_num_threads(),
                            "precision": args.precision, "compile": args.compile, "malloc_tuned": malloc_tuned,
-                           "updates": args.updates,
+                           "flush_denormal": flushed, "updates": args.updates,
                            "command": "python benchmarks/seeds.py " + " ".join(sys.argv[1:]), "algos": {}}
     for algo in algos:
         res["algos"][algo] = []
