@@ -148,8 +148,8 @@ def speed_worker(task: dict[str, Any]) -> dict[str, Any]:
 
     from orlkit.nets.precision import autocast
 
-    if task["lib"] == "orlkit":  # as `orlkit train` does before it loads anything (orlkit/train/denormal.py)
-        from orlkit.train.denormal import flush_denormals
+    if task["lib"] == "orlkit" or task.get("d3rlpy_flush_denormal"):  # as `orlkit train` does before it loads
+        from orlkit.train.denormal import flush_denormals  # anything (d3rlpy: only with --d3rlpy-flush-denormal)
 
         flush_denormals()
     ds = load_data(task["dataset"])
@@ -223,8 +223,8 @@ def train_worker(task: dict[str, Any]) -> dict[str, Any]:
     from orlkit.envs.make import normalized_score
     from orlkit.train.evaluate import evaluate
 
-    if task["lib"] == "orlkit":  # as `orlkit train` does before it loads anything (orlkit/train/denormal.py)
-        from orlkit.train.denormal import flush_denormals
+    if task["lib"] == "orlkit" or task.get("d3rlpy_flush_denormal"):  # as `orlkit train` does before it loads
+        from orlkit.train.denormal import flush_denormals  # anything (d3rlpy: only with --d3rlpy-flush-denormal)
 
         flush_denormals()
     ds = load_data(task["dataset"])
@@ -464,6 +464,9 @@ def main() -> None:
     p.add_argument("--inductor-cache", choices=("cold", "warm"), default="cold",
                    help="compiled training runs start from an empty inductor cache (cold: a first run) or from one "
                         "that an untimed 50-update run of the same settings filled (warm: a second run)")
+    p.add_argument("--d3rlpy-flush-denormal", action="store_true",
+                   help="flush subnormal floats to zero in d3rlpy's processes too, as orlkit train does in its own "
+                        "(orlkit.train.denormal); by default d3rlpy runs as a user would run it")
     p.add_argument("--d3rlpy-malloc", action="store_true",
                    help="give d3rlpy's processes the glibc allocator settings orlkit's train() makes "
                         "(orlkit.train.malloc); by default d3rlpy runs as a user would run it")
@@ -522,6 +525,7 @@ def main() -> None:
     from orlkit.train.malloc import tune_malloc
 
     malloc_tuned = tune_malloc()  # whether the workers' tune_malloc() takes effect: they share this platform and env
+    flushing = os.environ.get("ORLKIT_FLUSH_DENORMAL", "1").strip().lower() not in ("0", "false", "no", "off")
     results: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d"), "command": "python benchmarks/compare.py " + " ".join(sys.argv[1:]),
         "machine": {"cpu": cpu_name(), "threads": args.threads,
@@ -529,8 +533,7 @@ def main() -> None:
                     "gpu": torch.cuda.get_device_name() if args.device == "cuda" else None,
                     "malloc_tuned": {"orlkit": malloc_tuned, "d3rlpy": malloc_tuned and args.d3rlpy_malloc},
                     # orlkit's workers flush subnormal floats to zero as `orlkit train` does (since 2026-12-01)
-                    "flush_denormal": {"orlkit": os.environ.get("ORLKIT_FLUSH_DENORMAL", "1").strip().lower()
-                                       not in ("0", "false", "no", "off"), "d3rlpy": False}},
+                    "flush_denormal": {"orlkit": flushing, "d3rlpy": flushing and args.d3rlpy_flush_denormal}},
         "datasets": {"continuous": args.dataset, "discrete": args.discrete_dataset},
         "inductor_cache": args.inductor_cache, "algos": {}}
     for name in (args.dataset, args.discrete_dataset):
@@ -540,7 +543,8 @@ def main() -> None:
         updates = updates_for(args.updates, algo)
         entry: dict[str, Any] = {"dataset": dataset, "updates": updates, "speed": {}, "train": {}}
         base = {"algo": algo, "dataset": dataset, "timing_updates": args.timing_updates,
-                "eval_episodes": args.eval_episodes, "device": args.device, "d3rlpy_malloc": args.d3rlpy_malloc}
+                "eval_episodes": args.eval_episodes, "device": args.device, "d3rlpy_malloc": args.d3rlpy_malloc,
+                "d3rlpy_flush_denormal": args.d3rlpy_flush_denormal}
         # Speed: --speed-rounds rounds, each a fresh process per library and precision, in turn; the median over
         # rounds (a process's own rate is the median of 3 blocks). Processes differ more than blocks within one.
         rounds: dict[str, list[dict[str, Any]]] = {key: [] for key, *_ in keys}
