@@ -143,15 +143,21 @@ def median_of_rounds(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def flush_like_orlkit_train(task: dict[str, Any]) -> None:
+    """Flush subnormal floats to zero in this worker before it loads anything, as ``orlkit train`` does
+    (orlkit.train.denormal): always for orlkit, for d3rlpy only with ``--d3rlpy-flush-denormal``."""
+    if task["lib"] == "orlkit" or task.get("d3rlpy_flush_denormal"):
+        from orlkit.train.denormal import flush_denormals
+
+        flush_denormals()
+
+
 def speed_worker(task: dict[str, Any]) -> dict[str, Any]:
     import torch
 
     from orlkit.nets.precision import autocast
 
-    if task["lib"] == "orlkit" or task.get("d3rlpy_flush_denormal"):  # as `orlkit train` does before it loads
-        from orlkit.train.denormal import flush_denormals  # anything (d3rlpy: only with --d3rlpy-flush-denormal)
-
-        flush_denormals()
+    flush_like_orlkit_train(task)
     ds = load_data(task["dataset"])
     n = task["timing_updates"]
     device = task.get("device", "cpu")
@@ -223,10 +229,7 @@ def train_worker(task: dict[str, Any]) -> dict[str, Any]:
     from orlkit.envs.make import normalized_score
     from orlkit.train.evaluate import evaluate
 
-    if task["lib"] == "orlkit" or task.get("d3rlpy_flush_denormal"):  # as `orlkit train` does before it loads
-        from orlkit.train.denormal import flush_denormals  # anything (d3rlpy: only with --d3rlpy-flush-denormal)
-
-        flush_denormals()
+    flush_like_orlkit_train(task)
     ds = load_data(task["dataset"])
     env_id = ds.meta["env_id"]
     n, seed = task["updates"], task["seed"]
@@ -391,13 +394,14 @@ def markdown(results: dict[str, Any]) -> str:
                      f"{f(r.get('orlkit-fp32_peak_mb'), 0)} / {f(r.get('d3rlpy_peak_mb'), 0)} |")
     compiled = [(algo, pr, c) for algo, r in rows.items() for pr, c in r.get("compiled", {}).items()]
     if compiled:
-        cache = results.get("inductor_cache", "cold")
-        trained = any(k.endswith("-compile") for a in results["algos"].values() for k in a.get("train", {}))
-        lines += ["", "With `--compile` (torch.compile of orlkit's update; "
-                  + ("speed phase only):" if not trained else
-                     "end to end includes the compilation, from an empty inductor cache, as a first run):"
-                     if cache == "cold" else "end to end includes the compilation, from an inductor cache filled by "
-                     "an untimed run of the same settings, as a second run):"), "",
+        if not any(k.endswith("-compile") for a in results["algos"].values() for k in a.get("train", {})):
+            how = "speed phase only"
+        elif results.get("inductor_cache", "cold") == "cold":
+            how = "end to end includes the compilation, from an empty inductor cache, as a first run"
+        else:
+            how = "end to end includes the compilation, from an inductor cache filled by an untimed run of the same " \
+                  "settings, as a second run"
+        lines += ["", f"With `--compile` (torch.compile of orlkit's update; {how}):", "",
                   "| algorithm | precision | orlkit upd/s in update | ratio vs d3rlpy | end to end orlkit vs d3rlpy "
                   "(upd/s) | ratio | × floor at that precision | × fp32 floor | score orlkit compiled | peak MB |",
                   "|" + "---|" * 10]
@@ -522,10 +526,11 @@ def main() -> None:
     variants = [key for key, *_ in keys]
     if stray := [x for x in train_only if x not in variants]:
         p.error(f"--train-only {','.join(stray)}: not a variant of this run (choose from {', '.join(variants)})")
+    from orlkit.train.denormal import flush_denormals
     from orlkit.train.malloc import tune_malloc
 
     malloc_tuned = tune_malloc()  # whether the workers' tune_malloc() takes effect: they share this platform and env
-    flushing = os.environ.get("ORLKIT_FLUSH_DENORMAL", "1").strip().lower() not in ("0", "false", "no", "off")
+    flushing = flush_denormals()  # the same for the workers' flush_denormals(): same platform and environment
     results: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d"), "command": "python benchmarks/compare.py " + " ".join(sys.argv[1:]),
         "machine": {"cpu": cpu_name(), "threads": args.threads,

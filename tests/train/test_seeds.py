@@ -170,6 +170,8 @@ def test_bad_input_gets_one_clear_message() -> None:
         train_seeds("sac", ds, [0, 1], steps=1)
     with pytest.raises(OrlkitError, match="distinct"):
         train_seeds("bc", ds, [0, 0], steps=1)
+    with pytest.raises(OrlkitError, match=r"train_seeds: compile must be True or False, got 'no'"):
+        train_seeds("bc", ds, [0, 1], steps=1, compile="no")
     with pytest.raises(OrlkitError, match="one config"):
         SeedStack([build("bc", ds, 0), make_algorithm("bc", DataSpec.from_dataset(ds), seed=1)])
     a, b = build("bc", ds, 0), build("bc", ds, 1)

@@ -322,6 +322,8 @@ def train_seeds(algo: str, dataset: Any, seeds: Sequence[int], steps: int, confi
 
     seeds = [int(s) for s in seeds]
     check_seeds(seeds)
+    if not isinstance(compile, bool):  # "no" would otherwise read as true (as RunConfig.compile checks)
+        raise OrlkitError(f"train_seeds: compile must be True or False, got {compile!r}")
     if steps < 1 or log_every < 1:
         raise OrlkitError(f"steps and log_every must be at least 1, got {steps} and {log_every}")
     check_precision(precision)
