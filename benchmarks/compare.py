@@ -203,8 +203,9 @@ def speed_worker(task: dict[str, Any]) -> dict[str, Any]:
         calls = record_gemms(updates)
         out["gemm_calls"] = len(calls) / cycle
         out["gflop_per_update"] = gemm_flops(calls) / 1e9 / cycle
-        out["floor_s"] = {"fp32": gemm_floor(calls, torch.float32, device=device) / cycle,
-                          "bf16": gemm_floor(calls, torch.bfloat16, device=device) / cycle}
+        out["floor_s"] = {"fp32": gemm_floor(calls, torch.float32, device=device) / cycle}
+        if task.get("bf16_floor", True):  # not on a CPU without bf16 matmuls (emulated, minutes for CQL's)
+            out["floor_s"]["bf16"] = gemm_floor(calls, torch.bfloat16, device=device) / cycle
     else:
         from d3rlpy.algos.qlearning.base import build_scalers_with_transition_picker
 
@@ -320,7 +321,7 @@ def iqm_ci(x: list[float], n_boot: int = 2000, seed: int = 0) -> tuple[float, fl
 def floor(speed: dict[str, Any], precision: str) -> float:
     """The update's GEMM floor at ``precision``, seconds: the fastest of the measurements (each orlkit precision's first
     process times the same GEMMs at both precisions). A floor is a lower bound, so a slower measurement is noise."""
-    return min(v["floor_s"][precision] for v in speed.values() if "floor_s" in v)
+    return min(v["floor_s"][precision] for v in speed.values() if precision in v.get("floor_s", {}))
 
 
 def summarise(results: dict[str, Any]) -> dict[str, Any]:
@@ -421,6 +422,9 @@ def markdown(results: dict[str, Any]) -> str:
     if "flush_denormal" in m:
         flushed = [lib for lib, on in m["flush_denormal"].items() if on]
         lines += ["", f"Subnormal floats flushed to zero (orlkit.train.denormal) in: {', '.join(flushed) or 'none'}."]
+    if m.get("bf16_matmul") is False:
+        lines += ["", "This CPU has no bf16 matrix instructions: orlkit train refuses `--precision bf16` on it "
+                      "(orlkit.nets.precision)."]
     return "\n".join(lines)
 
 
@@ -452,7 +456,8 @@ def main() -> None:
     p.add_argument("--timing-updates", type=int, default=100, help="updates per timed block (speed phase)")
     p.add_argument("--speed-rounds", type=int, default=3, help="fresh processes per library in the speed phase")
     p.add_argument("--eval-episodes", type=int, default=10, help="episodes of the final evaluation")
-    p.add_argument("--precision", default="fp32,bf16", help="orlkit precisions to run")
+    p.add_argument("--precision", help="orlkit precisions to run (default: fp32,bf16; fp32 alone on a CPU without "
+                   "bf16 matrix instructions, where orlkit train refuses bf16: orlkit.nets.precision)")
     p.add_argument("--compile", default="", help="precisions (of --precision) to run again with orlkit's --compile, "
                    "e.g. bf16 (default: none)")
     p.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads (default: all cores)")
@@ -499,6 +504,20 @@ def main() -> None:
         p.error("--speed-rounds must be at least 1")
     if not args.force and (taken := [x for x in (".json", ".md") if Path(args.out).with_suffix(x).exists()]):
         p.error(f"{args.out}{taken[0]} exists; choose another --out or add --force")
+    from orlkit.errors import OrlkitError
+    from orlkit.nets.precision import check_precision, cpu_has_bf16_matmul
+
+    slow_bf16 = args.device == "cpu" and not cpu_has_bf16_matmul()
+    if args.precision is None:
+        args.precision = "fp32" if slow_bf16 else "fp32,bf16"
+        if slow_bf16:
+            print("this CPU has no bf16 matrix instructions (orlkit train refuses --precision bf16 on it): "
+                  "orlkit runs in fp32 only, and the bf16 floor is not measured", file=sys.stderr)
+    if "bf16" in [x.strip() for x in args.precision.split(",")]:
+        try:
+            check_precision("bf16", args.device)  # what orlkit train's workers will check
+        except OrlkitError as e:
+            p.error(f"--precision {args.precision}: {e}")
     if "fp32" not in [x.strip() for x in args.precision.split(",")]:
         p.error("the summary compares against orlkit fp32: include fp32 in --precision")
     if args.device not in ("cpu", "cuda"):
@@ -533,7 +552,7 @@ def main() -> None:
     flushing = flush_denormals()  # the same for the workers' flush_denormals(): same platform and environment
     results: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d"), "command": "python benchmarks/compare.py " + " ".join(sys.argv[1:]),
-        "machine": {"cpu": cpu_name(), "threads": args.threads,
+        "machine": {"cpu": cpu_name(), "threads": args.threads, "bf16_matmul": not slow_bf16,
                     "torch": torch.__version__, "d3rlpy": d3rlpy.__version__, "device": args.device,
                     "gpu": torch.cuda.get_device_name() if args.device == "cuda" else None,
                     "malloc_tuned": {"orlkit": malloc_tuned, "d3rlpy": malloc_tuned and args.d3rlpy_malloc},
@@ -556,7 +575,8 @@ def main() -> None:
         for r in range(args.speed_rounds):
             for key, lib, precision, comp in keys:
                 rounds[key].append(run_task({**base, "phase": "speed", "lib": lib, "precision": precision,
-                                             "compile": comp, "floor": r == 0}, args.threads))
+                                             "compile": comp, "floor": r == 0,
+                                             "bf16_floor": not slow_bf16 or "bf16" in precisions}, args.threads))
                 print(f"{algo:13s} {key:19s} round {r}: {rounds[key][-1]['updates_per_sec']:8.1f} upd/s in update",
                       flush=True)
         entry["speed"] = {key: median_of_rounds(runs) for key, runs in rounds.items()}

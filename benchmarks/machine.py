@@ -10,7 +10,8 @@ from pathlib import Path
 
 
 def cpu_name() -> str:
-    """``"<model name> (<bf16 units>)"`` from /proc/cpuinfo; ``platform.processor()`` where there is none."""
+    """``"<model name> (<bf16 units>, or the widest vector unit where there are none)"`` from /proc/cpuinfo;
+    ``platform.processor()`` where there is none."""
     try:
         text = Path("/proc/cpuinfo").read_text()
     except OSError:
@@ -20,6 +21,9 @@ def cpu_name() -> str:
     name = fields.get("model name") or platform.processor() or platform.machine()
     flags = set(fields.get("flags", "").split())
     units = [label for flag, label in (("amx_bf16", "AMX-BF16"), ("avx512_bf16", "AVX512-BF16")) if flag in flags]
+    if not units:  # the widest vector unit, so that a table says why its fp32 is slower and it has no bf16 column
+        vector = (("avx512f", "AVX512, no bf16"), ("avx2", "AVX2, no bf16"))
+        units = [label for flag, label in vector if flag in flags][:1]
     return f"{name} ({', '.join(units)})" if units else name
 
 

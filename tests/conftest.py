@@ -1,4 +1,5 @@
-"""Test-wide settings: built-in datasets are cached in a temporary folder, never in $HOME;
+"""Test-wide settings: built-in datasets are cached in a temporary folder, never in $HOME; bf16 runs also on a CPU
+without bf16 matmuls (``ORLKIT_ALLOW_SLOW_BF16=1``: there it is slow, but what the tests check holds);
 modules of tiny networks use one torch thread (``pytestmark = usefixtures("one_torch_thread")``)."""
 
 import pytest
@@ -9,6 +10,7 @@ import torch
 def _dataset_cache(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setenv("ORLKIT_CACHE", str(tmp_path_factory.mktemp("orlkit-cache")))
+    mp.setenv("ORLKIT_ALLOW_SLOW_BF16", "1")
     yield
     mp.undo()
 

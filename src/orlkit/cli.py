@@ -342,7 +342,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", action="store_true", help="continue DIR's last checkpoint up to --steps")
     t.add_argument("--device", default="cpu")
     t.add_argument("--precision", choices=PRECISIONS, default="fp32",
-                   help="bf16: matmuls in bfloat16 (autocast), weights, optimizer and output layers float32")
+                   help="bf16: matmuls in bfloat16 (autocast), weights, optimizer and output layers float32; "
+                   "on the CPU only where it has bf16 matrix instructions (AVX512-BF16, AMX)")
     t.add_argument("--compile", action="store_true",
                    help="torch.compile the update, for BC, %%BC, IQL, TD3+BC, CQL and discrete CQL as one graph "
                    "with its optimizer steps: on the CPU 1.5-2.3x faster per update (CQL: bf16 only), not measured on "
@@ -363,7 +364,8 @@ def build_parser() -> argparse.ArgumentParser:
     on.add_argument("--snapshot-every", type=int, default=0, help="keep the policy every N steps (snapshots/)")
     on.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config field (repeatable)")
     on.add_argument("--resume", action="store_true", help="continue DIR's last checkpoint up to --steps")
-    on.add_argument("--precision", choices=PRECISIONS, default="fp32", help="bf16: matmuls in bfloat16 (autocast)")
+    on.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                    help="bf16: matmuls in bfloat16 (autocast); on the CPU only with AVX512-BF16 or AMX")
     on.add_argument("--quiet", action="store_true", help="no progress bar")
     on.set_defaults(func=cmd_online)
 

@@ -108,3 +108,44 @@ def test_several_seeds_gradient_of_float32_last_layer_stays_float32(helper):
         torch.testing.assert_close(grads["2.weight"][0], expected, rtol=1e-5, atol=1e-7)
     else:  # what the several-seeds path did before: the backward matmul recomputed in bf16
         assert not torch.allclose(grads["2.weight"][0], expected, rtol=1e-3, atol=1e-7)
+
+
+def test_bf16_on_a_cpu_without_bf16_matmuls_is_refused_before_any_work(monkeypatch, tmp_path, capsys):
+    """Emulated bf16 matmuls are ~20x slower than fp32; a user asking for bf16 wants speed, so say so and stop."""
+    from orlkit.algos import DataSpec, make_algorithm
+    from orlkit.nets import precision
+    from orlkit.train.fit import train
+    from orlkit.train.online import train_online
+    from orlkit.train.seeds import train_seeds
+
+    monkeypatch.setattr(precision, "cpu_has_bf16_matmul", lambda: False)
+    monkeypatch.delenv("ORLKIT_ALLOW_SLOW_BF16")
+    message = "precision bf16: this CPU has no bf16 matrix instructions"
+    with pytest.raises(OrlkitError, match=message):
+        check_precision("bf16", "cpu")
+    assert check_precision("fp32", "cpu") == "fp32" and check_precision("bf16") == "bf16"  # no device: name only
+    assert check_precision("bf16", "cuda") == "bf16"  # GPUs have their own bf16 units
+    run = RunConfig(algo="bc", dataset="no-such-dataset.npz", precision="bf16")  # a config alone is fine (load_run)
+    out = tmp_path / "run"
+    with pytest.raises(OrlkitError, match=message):
+        train(run, out)
+    assert not out.exists()  # refused before the dataset was read or anything written
+    with pytest.raises(OrlkitError, match=message):
+        train_seeds("bc", None, seeds=[0, 1], steps=1, precision="bf16")
+    sac = make_algorithm("sac", DataSpec(obs_dim=3, n_actions=None, action_dim=1))
+    with pytest.raises(OrlkitError, match=message):
+        train_online(sac, OnlineConfig("Pendulum-v1", steps=1, precision="bf16"))
+    rc = cli.main(["train", "bc", "--dataset", "no-such-dataset.npz", "--out", str(out), "--precision", "bf16"])
+    assert rc == 2 and message in capsys.readouterr().err and not out.exists()
+    for allowed in ("1", "yes"):
+        monkeypatch.setenv("ORLKIT_ALLOW_SLOW_BF16", allowed)
+        assert check_precision("bf16", "cpu") == "bf16"
+    monkeypatch.setenv("ORLKIT_ALLOW_SLOW_BF16", "0")
+    with pytest.raises(OrlkitError, match=message):
+        check_precision("bf16", "cpu")
+
+
+def test_cpu_bf16_detection_answers_a_bool():
+    from orlkit.nets.precision import cpu_has_bf16_matmul
+
+    assert isinstance(cpu_has_bf16_matmul(), bool)

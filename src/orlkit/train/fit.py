@@ -249,6 +249,7 @@ def _progress_bar(run: RunConfig, start: int, progress: bool, desc: str) -> tqdm
 def train(run: RunConfig, out_dir: str | Path, resume: bool = False, progress: bool = True,
           dataset: TransitionDataset | None = None) -> dict[str, Any]:
     """Train ``run`` into ``out_dir``; returns the summary (also written to ``summary.json``)."""
+    check_precision(run.precision, run.device)  # bf16 on a CPU without bf16 matmuls: refused before any work
     flush_denormals()  # before any parallel torch work, so that OpenMP's threads start with it (train/denormal.py)
     r = _Run(run, out_dir, resume, dataset)
     tune_malloc()
@@ -324,6 +325,7 @@ def train_together(run: RunConfig, seeds: list[int], out_dirs: list[str | Path],
     writes, up to floating-point rounding, and resumable by either function. Returns the summaries."""
     from orlkit.train.seeds import SeedStack, check_seeds, check_supported, share_data
 
+    check_precision(run.precision, run.device)
     flush_denormals()
     check_supported(run.algo)
     check_seeds(seeds)

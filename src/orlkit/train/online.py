@@ -218,6 +218,7 @@ def train_online(algo: Algorithm, run: OnlineConfig, out_dir: str | Path | None 
     """
     from orlkit.envs.make import make_env
 
+    check_precision(run.precision, algo.device)  # bf16 on a CPU without bf16 matmuls: refused before any work
     if getattr(algo.config, "normalize_obs", False):
         raise OrlkitError(f"{algo.name}: normalize_obs standardises by the statistics of a fixed dataset; online "
                           "training's data grows as it runs, so leave it off here")

@@ -326,7 +326,7 @@ def train_seeds(algo: str, dataset: Any, seeds: Sequence[int], steps: int, confi
         raise OrlkitError(f"train_seeds: compile must be True or False, got {compile!r}")
     if steps < 1 or log_every < 1:
         raise OrlkitError(f"steps and log_every must be at least 1, got {steps} and {log_every}")
-    check_precision(precision)
+    check_precision(precision, device)
     check_supported(algo)
     spec = DataSpec.from_dataset(dataset)
     algos = [make_algorithm(algo, spec, config_from_dict(algo, dict(config or {})), device=device, seed=s)
