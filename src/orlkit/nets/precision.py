@@ -18,7 +18,6 @@ with the cast, instead of a matmul on a float32 copy of the bf16 hidden features
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +25,7 @@ import torch
 from torch import nn
 
 from orlkit.errors import OrlkitError
+from orlkit.settings import env_switch
 
 PRECISIONS = ("fp32", "bf16")
 _AUTOCAST_DEVICES = ("cpu", "cuda")  # where orlkit trains
@@ -42,17 +42,13 @@ def check_precision(precision: str, device: torch.device | str | None = None) ->
     if precision not in PRECISIONS:
         raise OrlkitError(f"unknown precision '{precision}'; choose one of {', '.join(PRECISIONS)}")
     if (precision == "bf16" and device is not None and str(device).split(":")[0] == "cpu"  # a bad name: not here
-            and not cpu_has_bf16_matmul() and not _slow_bf16_allowed()):
+            and not cpu_has_bf16_matmul() and not env_switch("ORLKIT_ALLOW_SLOW_BF16", default=False)):
         raise OrlkitError(
             "precision bf16: this CPU has no bf16 matrix instructions (oneDNN finds neither AVX512-BF16 nor AMX nor "
             "ARM BF16), so bf16 matmuls run emulated, about 20x slower than fp32 (a bf16 IQL update 4.7 against "
             "92.7 updates/s on an AVX2 AMD EPYC). Train in fp32 (--precision fp32), or set ORLKIT_ALLOW_SLOW_BF16=1 "
             "to run bf16 anyway")
     return precision
-
-
-def _slow_bf16_allowed() -> bool:
-    return os.environ.get("ORLKIT_ALLOW_SLOW_BF16", "0").strip().lower() not in ("0", "false", "no", "off", "")
 
 
 def cpu_has_bf16_matmul() -> bool:

@@ -19,13 +19,13 @@ the modes as they are. d3rlpy does not set them.
 
 from __future__ import annotations
 
-import os
-
 import torch
+
+from orlkit.settings import env_switch
 
 
 def flush_denormals() -> bool:
     """Flush subnormal floats to zero on the CPU from now on (see the module docstring); whether that is in effect."""
-    if os.environ.get("ORLKIT_FLUSH_DENORMAL", "1").strip().lower() in ("0", "false", "no", "off"):
+    if not env_switch("ORLKIT_FLUSH_DENORMAL", default=True):
         return False
     return bool(torch.set_flush_denormal(True))  # False where the CPU has no such mode (then nothing changes)

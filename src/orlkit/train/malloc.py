@@ -21,6 +21,8 @@ import ctypes
 import ctypes.util
 import os
 
+from orlkit.settings import env_switch
+
 MMAP_THRESHOLD = 32 << 20  # bytes: blocks smaller than this come from the heap
 TRIM_THRESHOLD = 128 << 20  # bytes of free memory at the top of the heap before glibc returns it to the OS
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt's parameter numbers (malloc.h)
@@ -38,7 +40,7 @@ def tune_malloc() -> bool:
 
 
 def _apply() -> bool:
-    if os.environ.get("ORLKIT_MALLOC_TUNING", "1").strip().lower() in ("0", "false", "no", "off"):
+    if not env_switch("ORLKIT_MALLOC_TUNING", default=True):
         return False
     if "MALLOC_MMAP_THRESHOLD_" in os.environ or "MALLOC_TRIM_THRESHOLD_" in os.environ:
         return False
