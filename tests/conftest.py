@@ -7,7 +7,7 @@ import torch
 
 
 @pytest.fixture(autouse=True, scope="session")
-def _dataset_cache(tmp_path_factory):
+def _test_environment(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setenv("ORLKIT_CACHE", str(tmp_path_factory.mktemp("orlkit-cache")))
     mp.setenv("ORLKIT_ALLOW_SLOW_BF16", "1")

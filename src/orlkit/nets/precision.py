@@ -41,7 +41,8 @@ def check_precision(precision: str, device: torch.device | str | None = None) ->
     """
     if precision not in PRECISIONS:
         raise OrlkitError(f"unknown precision '{precision}'; choose one of {', '.join(PRECISIONS)}")
-    if (precision == "bf16" and device is not None and str(device).split(":")[0] == "cpu"  # a bad name: not here
+    # the device by its name: a bad name is reported where the device is made, not here
+    if (precision == "bf16" and device is not None and str(device).split(":")[0] == "cpu"
             and not cpu_has_bf16_matmul() and not env_switch("ORLKIT_ALLOW_SLOW_BF16", default=False)):
         raise OrlkitError(
             "precision bf16: this CPU has no bf16 matrix instructions (oneDNN finds neither AVX512-BF16 nor AMX nor "
