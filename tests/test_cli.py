@@ -110,6 +110,10 @@ BAD_TRAIN = {
     "set-zero-width": (["--set", "hidden=0,32"], "bc", "cartpole", ["'hidden'", "≥ 1"]),
     "discrete-only-on-continuous": ([], "dqn", "pendulum", ["dqn", "discrete", "continuous"]),
     "obs-do-not-fit-env": (["--env", "CartPole-v1"], "bc", "three", ["obs", "(3,)", "(4,)"]),
+    "set-empty-hidden": (["--set", "hidden="], "bc", "cartpole", ["--set hidden=", "positive integers"]),
+    "device-not-a-name": (["--device", "nosuch"], "bc", "cartpole", ["'nosuch'", "cuda:N"]),
+    "device-without-that-gpu": (["--device", "cuda:99"], "bc", "cartpole", ["'cuda:99'"]),
+    "device-not-for-training": (["--device", "meta"], "bc", "cartpole", ["'meta'", "cpu, cuda or mps"]),
 }
 
 
@@ -133,6 +137,69 @@ def test_unknown_flag_exits_2(data: dict[str, str], tmp_path: Path, capsys: pyte
 
 def test_eval_of_a_directory_that_is_not_a_run_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert_bad_input(main(["eval", str(tmp_path)]), capsys.readouterr().err, "not a run directory")
+
+
+def test_resume_refuses_options_that_differ_from_the_run(data: dict[str, str], tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """--resume continues a run as it was made: an option typed with another value than the run's is named and
+    refused (it used to be ignored without a word); the run's own values, or none, continue it."""
+    out = tmp_path / "run"
+    assert main(train_args(data["cartpole"], out)) == 0
+    capsys.readouterr()
+    cases = [
+        (train_args(data["cartpole"], out, "--resume", "--steps", "30", algo="ddqn"), ["algorithm ddqn", "bc"]),
+        (train_args(data["three"], out, "--resume", "--steps", "30"), ["--dataset", "three.npz", "cartpole.npz"]),
+        (train_args(data["cartpole"], out, "--resume", "--steps", "30", "--set", "lr=0.001"),
+         ["--set lr=0.001", "0.0003"]),
+        (train_args(data["cartpole"], out, "--resume", "--steps", "30", "--eval-every", "5"), ["--eval-every 5"]),
+        (train_args(data["cartpole"], out, "--resume", "--steps", "30", "--seed", "3"), ["--seed 3"]),
+        (train_args(data["cartpole"], out, "--resume", "--steps", "30", "--set", "hidden=8"),
+         ["--set hidden=8", "32,32"]),
+    ]
+    for argv, fragments in cases:
+        assert_bad_input(main(argv), capsys.readouterr().err, "--resume", *fragments)
+    assert json.loads((out / "summary.json").read_text())["steps"] == 20  # nothing trained
+    # The run's own values (train_args repeats them) and no options at all both continue it.
+    assert main(train_args(data["cartpole"], out, "--resume", "--steps", "30", "--seed", "0")) == 0
+    assert main(["train", "bc", "--dataset", data["cartpole"], "--out", str(out), "--resume", "--steps", "40",
+                 "--quiet"]) == 0
+    assert "| steps | 40 |" in capsys.readouterr().out
+
+
+def test_an_output_path_that_cannot_be_a_directory_is_refused_before_any_work(
+        data: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    afile = tmp_path / "notes.txt"
+    afile.write_text("keep me")
+    for out, fragments in ((afile, ["notes.txt", "not a directory"]), (afile / "run", ["notes.txt", "is a file"])):
+        assert_bad_input(main(train_args(data["cartpole"], out)), capsys.readouterr().err, *fragments)
+    assert afile.read_text() == "keep me"
+
+
+def test_eval_in_an_environment_the_policy_does_not_fit_exits_2(data: dict[str, str], tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    assert main(train_args(data["cartpole"], out)) == 0
+    config = json.loads((out / "config.json").read_text())
+    for env_id, fragments in (("Acrobot-v1", ["4-dim observations", "(6,)"]),
+                              ("MountainCar-v0", ["4-dim observations", "(2,)"])):
+        (out / "config.json").write_text(json.dumps({**config, "env_id": env_id}))
+        assert_bad_input(main(["eval", str(out), "--episodes", "1"]), capsys.readouterr().err, env_id, *fragments)
+
+
+def test_a_damaged_config_or_log_exits_2_naming_the_file(data: dict[str, str], tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    assert main(train_args(data["cartpole"], out)) == 0
+    capsys.readouterr()
+    with open(out / "eval.jsonl", "a") as f:
+        f.write('{"step": 30')  # a line cut short
+    lines = len((out / "eval.jsonl").read_text().splitlines())
+    for argv in (["plot", str(out), "--out", str(tmp_path / "plots")], train_args(data["cartpole"], out, "--resume",
+                                                                                  "--steps", "30")):
+        assert_bad_input(main(argv), capsys.readouterr().err, "eval.jsonl", f"line {lines}", "damaged")
+    (out / "config.json").write_text("{")
+    for argv in (["eval", str(out)], ["plot", str(out)], ["ope", str(out)]):
+        assert_bad_input(main(argv), capsys.readouterr().err, "config.json", "cannot read")
 
 
 def test_resume_of_an_empty_directory_exits_2(data: dict[str, str], tmp_path: Path,
@@ -231,7 +298,10 @@ def test_readme_usage_error_table_is_what_the_cli_prints(capsys: pytest.CaptureF
 
 
 def test_cli_defaults_are_the_run_configs_defaults():
-    """`orlkit train` / `orlkit online` defaults equal RunConfig's / OnlineConfig's (the Python API's)."""
+    """`orlkit train` / `orlkit online` defaults equal RunConfig's / OnlineConfig's (the Python API's). An option
+    left unset (None: `train`'s, so that --resume can tell a typed option from a default) says the config's default
+    in its --help."""
+    import argparse
     import dataclasses
 
     from orlkit.cli import build_parser
@@ -239,13 +309,17 @@ def test_cli_defaults_are_the_run_configs_defaults():
     from orlkit.train.online import OnlineConfig
 
     parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     for argv, cls in ((["train", "bc", "--dataset", "d"], RunConfig), (["online", "sac", "--env", "E"], OnlineConfig)):
         args = vars(parser.parse_args(argv))
-        shared = [f for f in dataclasses.fields(cls) if f.name in args and args[f.name] is not None
-                  and f.default is not dataclasses.MISSING]
+        helps = {a.dest: a.help or "" for a in sub.choices[argv[0]]._actions}
+        shared = [f for f in dataclasses.fields(cls) if f.name in args and f.default is not dataclasses.MISSING]
         assert {"steps", "eval_every", "eval_episodes"} <= {f.name for f in shared}
         for f in shared:
-            assert args[f.name] == f.default, (argv[0], f.name)
+            if args[f.name] is None:
+                assert f"default {f.default}" in helps[f.name], (argv[0], f.name, helps[f.name])
+            else:
+                assert args[f.name] == f.default, (argv[0], f.name)
 
 
 def test_messages_name_exactly_the_config_fields_that_are_cli_options():

@@ -41,9 +41,12 @@ def _typed(key: str, raw: str, default: Any) -> Any:
         if isinstance(default, float):
             return float(raw)
         if isinstance(default, tuple):
-            return tuple(int(x) for x in raw.split(",") if x)
+            widths = tuple(int(x) for x in raw.split(",") if x)
+            if not widths:  # "hidden=": a typo more often than a wish for a linear model
+                raise ValueError
+            return widths
     except ValueError:
-        kind = ("a comma-separated list of integers" if isinstance(default, tuple)
+        kind = ("a comma-separated list of positive integers, e.g. 256,256" if isinstance(default, tuple)
                 else "true or false (or 1 / 0)" if isinstance(default, bool) else type(default).__name__)
         raise OrlkitError(f"--set {key}={raw}: expected {kind}") from None
     return raw
@@ -63,7 +66,8 @@ def format_table(headers: list[str], rows: list[list[Any]]) -> str:
 def cmd_train(args: argparse.Namespace) -> int:
     from orlkit.algos import ALIASES, resolve_algorithm
     from orlkit.train.denormal import flush_denormals
-    from orlkit.train.fit import RunConfig, train
+    from orlkit.train.fit import RunConfig, check_resume_request, train
+    from orlkit.train.io import check_output_path
 
     flush_denormals()  # before the data is loaded, so that OpenMP's threads start with it (train/denormal.py)
     dataset = None
@@ -81,10 +85,28 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         check_supported(args.algo)  # before the dataset is made or loaded
     out = args.out or f"runs/{args.algo}-{Path(args.dataset).stem}-seed{seed}"
-    run = RunConfig(algo=args.algo, dataset=args.dataset, steps=args.steps, seed=seed, env_id=args.env,
-                    eval_every=args.eval_every, eval_episodes=args.eval_episodes, log_every=args.log_every,
-                    device=args.device, precision=args.precision, tensorboard=not args.no_tensorboard,
-                    compile=args.compile, config=parse_overrides(args.algo, args.set or []))
+    overrides = parse_overrides(args.algo, args.set or [])
+    # The options the user typed (None: not given, the default applies): on --resume each must match the run.
+    typed = {"eval_every": args.eval_every, "eval_episodes": args.eval_episodes, "log_every": args.log_every,
+             "device": args.device, "precision": args.precision, "env_id": args.env}
+    typed = {k: v for k, v in typed.items() if v is not None}
+    run = RunConfig(algo=args.algo, dataset=args.dataset, steps=args.steps, seed=seed,
+                    tensorboard=not args.no_tensorboard, compile=args.compile, config=overrides, **typed)
+    if args.resume:
+        set_keys = {item.split("=", 1)[0] for item in args.set or []}
+        asked = {"algo": run.algo, "dataset": args.dataset, **typed,
+                 "config": {k: v for k, v in overrides.items() if k in set_keys}}
+        if args.no_tensorboard:
+            asked["tensorboard"] = False
+        if seeds is None and args.seed is not None:
+            asked["seed"] = args.seed
+        outs = _seed_dirs(args, run, seeds) if seeds is not None else [Path(out)]
+        for o in outs:
+            if (o / "config.json").exists():  # a missing one is reported by train()
+                check_resume_request(o, asked)
+    else:
+        for o in _seed_dirs(args, run, seeds) if seeds is not None else [Path(out)]:
+            check_output_path(o, directory=True)
     if seeds is not None:
         return _train_seeds(args, run, seeds, dataset)
     summary = train(run, out, resume=args.resume, progress=not args.quiet, dataset=dataset)
@@ -117,11 +139,16 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
+def _seed_dirs(args: argparse.Namespace, run, seeds: list[int]) -> list[Path]:
+    """The run directory of each seed of ``--seeds``: OUT/seedS, or runs/ALGO-DATASET-seedS."""
+    stem = f"{run.algo}-{Path(args.dataset).stem}"
+    return [Path(args.out) / f"seed{s}" if args.out else Path(f"runs/{stem}-seed{s}") for s in seeds]
+
+
 def _train_seeds(args: argparse.Namespace, run, seeds: list[int], dataset) -> int:
     from orlkit.train.fit import train_together
 
-    stem = f"{run.algo}-{Path(args.dataset).stem}"
-    outs = [Path(args.out) / f"seed{s}" if args.out else Path(f"runs/{stem}-seed{s}") for s in seeds]
+    outs = _seed_dirs(args, run, seeds)
     summaries = train_together(run, seeds, outs, resume=args.resume, progress=not args.quiet, dataset=dataset)
     keys = sorted({k for s in summaries for k in (s["final_eval"] or {})})
     rows = [[s["seed"], s["steps"], *[(s["final_eval"] or {}).get(k, "—") for k in keys], str(o)]
@@ -189,7 +216,7 @@ def cmd_relabel(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from orlkit.train.evaluate import evaluate
+    from orlkit.train.evaluate import check_policy_fits_env, evaluate
     from orlkit.train.fit import load_run
 
     if args.episodes < 1:
@@ -197,6 +224,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     algo, run, env_id = load_run(args.dir)
     if not env_id:
         raise OrlkitError(f"{args.dir}: the run has no environment to evaluate in (train with --env)")
+    check_policy_fits_env(algo.spec, env_id, run.env_kwargs, where=str(args.dir))
     result = evaluate(lambda o: algo.act(o, deterministic=True), env_id, args.episodes, args.seed,
                       run.env_kwargs)
     result = {"algo": run.algo, "env_id": env_id, "episodes": args.episodes, **result}
@@ -329,21 +357,23 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("algo", help="algorithm name (see 'orlkit algos')")
     t.add_argument("--dataset", required=True, help="built-in name, .npz/.hdf5/.parquet path, or minari:ID")
     t.add_argument("--env", help="evaluation environment id (default: the dataset's)")
-    t.add_argument("--steps", type=int, default=10_000, help="total gradient updates")
+    t.add_argument("--steps", type=int, default=10_000, help="total gradient updates (default 10000)")
     t.add_argument("--seed", type=int, default=None, help="seed (default 0)")
     t.add_argument("--seeds", help="several seeds at once in one process, vectorised (e.g. 0,1,2 or 0-4; "
                    "bc, pct-bc, iql, td3bc, cql-continuous, cql-discrete; with --compile, compiled for all seeds at "
                    "once): one run directory per seed, OUT/seedS or runs/ALGO-DATASET-seedS")
     t.add_argument("--out", help="run directory (default runs/ALGO-DATASET-seedS)")
-    t.add_argument("--eval-every", type=int, default=5_000)
-    t.add_argument("--eval-episodes", type=int, default=10)
-    t.add_argument("--log-every", type=int, default=500)
+    t.add_argument("--eval-every", type=int, help="evaluate in the environment every N updates (default 5000; 0: at "
+                   "the end only)")
+    t.add_argument("--eval-episodes", type=int, help="episodes per evaluation (default 10)")
+    t.add_argument("--log-every", type=int, help="write the losses to metrics.jsonl every N updates (default 500)")
     t.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config field (repeatable)")
-    t.add_argument("--resume", action="store_true", help="continue DIR's last checkpoint up to --steps")
-    t.add_argument("--device", default="cpu")
-    t.add_argument("--precision", choices=PRECISIONS, default="fp32",
+    t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint up to "
+                   "--steps, as it was made (other options must match it or be left out)")
+    t.add_argument("--device", help="cpu, cuda or cuda:N (default cpu)")
+    t.add_argument("--precision", choices=PRECISIONS,
                    help="bf16: matmuls in bfloat16 (autocast), weights, optimizer and output layers float32; "
-                   "on the CPU only where it has bf16 matrix instructions (AVX512-BF16, AMX)")
+                   "on the CPU only where it has bf16 matrix instructions (AVX512-BF16, AMX); default fp32")
     t.add_argument("--compile", action="store_true",
                    help="torch.compile the update, for BC, %%BC, IQL, TD3+BC, CQL and discrete CQL as one graph "
                    "with its optimizer steps: on the CPU 1.5-2.3x faster per update (CQL: bf16 only), not measured on "

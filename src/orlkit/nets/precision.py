@@ -52,6 +52,30 @@ def check_precision(precision: str, device: torch.device | str | None = None) ->
     return precision
 
 
+def check_device(device: torch.device | str) -> torch.device:
+    """``device`` as a ``torch.device`` if this machine can train on it: the CPU, a CUDA GPU this torch build sees
+    (``cuda`` or ``cuda:N`` with N below the GPU count), or Apple's ``mps`` where it is available. Anything else
+    raises one OrlkitError naming the device, before any data is read or anything written."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as e:
+        raise OrlkitError(f"device {device!r} is not a device name ({e}); use cpu, cuda or cuda:N") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            built = "built without CUDA" if torch.version.cuda is None else f"CUDA {torch.version.cuda}, no GPU visible"
+            raise OrlkitError(f"device {device!r}: this torch ({torch.__version__}, {built}) cannot use a GPU here; "
+                              "train with --device cpu")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise OrlkitError(f"device {device!r}: this machine has {torch.cuda.device_count()} GPU(s), "
+                              f"cuda:0 to cuda:{torch.cuda.device_count() - 1}")
+    elif dev.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise OrlkitError(f"device {device!r}: Apple's MPS backend is not available here; train with --device cpu")
+    elif dev.type != "cpu":
+        raise OrlkitError(f"device {device!r}: orlkit trains on cpu, cuda or mps, not {dev.type}")
+    return dev
+
+
 def cpu_has_bf16_matmul() -> bool:
     """Whether oneDNN runs bf16 matmuls natively on this CPU (True where PyTorch cannot tell)."""
     try:

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from orlkit.envs.make import make_env, normalized_score
+from orlkit.errors import OrlkitError
 
 
 def evaluate(act: Callable[[np.ndarray], np.ndarray], env_id: str, episodes: int = 10, seed: int = 0,
@@ -57,3 +58,26 @@ def evaluate(act: Callable[[np.ndarray], np.ndarray], env_id: str, episodes: int
     if has_success:
         out["success_rate"] = float(success.mean())
     return out
+
+
+def check_policy_fits_env(spec: Any, env_id: str, env_kwargs: dict[str, Any] | None = None, where: str = "") -> None:
+    """Raise one OrlkitError unless a policy built for ``spec`` (an ``orlkit.algos.DataSpec``) can act in
+    ``env_id``: observations of ``spec.obs_dim`` numbers, and the same number of discrete actions or an action
+    vector of the same length. ``where`` names the run in the message."""
+    import gymnasium as gym
+
+    env = make_env(env_id, env_kwargs)
+    obs_space, act_space = env.observation_space, env.action_space
+    env.close()
+    prefix = f"{where}: " if where else ""
+    obs_dim = int(np.prod(obs_space.shape)) if obs_space.shape else None
+    if obs_dim != spec.obs_dim:
+        raise OrlkitError(f"{prefix}the policy takes {spec.obs_dim}-dim observations, but {env_id}'s have shape "
+                          f"{obs_space.shape}")
+    if spec.discrete:
+        if not isinstance(act_space, gym.spaces.Discrete) or int(act_space.n) != spec.n_actions:
+            raise OrlkitError(f"{prefix}the policy picks one of {spec.n_actions} discrete actions, but {env_id}'s "
+                              f"action space is {act_space}")
+    elif not isinstance(act_space, gym.spaces.Box) or tuple(act_space.shape) != (spec.action_dim,):
+        raise OrlkitError(f"{prefix}the policy outputs {spec.action_dim}-dim continuous actions, but {env_id}'s "
+                          f"action space is {act_space}")

@@ -31,11 +31,11 @@ from orlkit.algos import ALIASES, config_from_dict, make_algorithm, resolve_algo
 from orlkit.algos.base import Algorithm, DataSpec, metrics_read_back
 from orlkit.data.dataset import TransitionDataset
 from orlkit.errors import OrlkitError, option_name
-from orlkit.nets.precision import autocast, check_precision
+from orlkit.nets.precision import autocast, check_device, check_precision
 from orlkit.train.checkpoint import latest_checkpoint, load_checkpoint, read_checkpoint, save_checkpoint
 from orlkit.train.denormal import flush_denormals
 from orlkit.train.evaluate import evaluate
-from orlkit.train.io import read_jsonl, write_json, write_jsonl
+from orlkit.train.io import read_jsonl, read_run_config, write_json, write_jsonl
 from orlkit.train.malloc import tune_malloc
 
 
@@ -88,6 +88,63 @@ def _dataset_for(run: RunConfig, dataset: TransitionDataset | None) -> Transitio
     return dataset if dataset is not None else resolve_dataset(run.dataset)
 
 
+def _run_config(saved: dict[str, Any], out: str | Path) -> RunConfig:
+    try:
+        return RunConfig(**saved)
+    except TypeError as e:  # a key RunConfig does not have, or a required one missing
+        raise OrlkitError(f"{Path(out) / 'config.json'}: not a run config orlkit can read ({e})") from None
+
+
+def saved_run_config(out: str | Path, **changes: Any) -> RunConfig:
+    """The run a directory holds (its ``config.json``), with ``changes`` (``steps``, ``compile``: what a resumed run
+    may change)."""
+    return _run_config({**read_run_config(out), **changes}, out)
+
+
+# What `--resume` may change: how far to train and whether to compile (compiling changes no state).
+RESUME_FREE = ("steps", "compile")
+
+
+def check_resume_request(out: str | Path, asked: dict[str, Any]) -> None:
+    """Refuse a resume that asks for something other than what the run in ``out`` was made with, naming each
+    difference. ``asked``: the run-config fields the user set explicitly (``config``: only the keys they set);
+    a resumed run continues as it was made, so a differing value would otherwise be ignored without a word."""
+    saved = read_run_config(out)
+    norm = lambda v: json.loads(json.dumps(v))  # noqa: E731  (tuples as lists, as config.json holds them)
+    diffs = []
+    for key, value in asked.items():
+        if key in RESUME_FREE:
+            continue
+        if key == "config":
+            if asked.get("algo", saved.get("algo")) != saved.get("algo"):
+                continue  # another algorithm's config: the algorithm is the difference to name
+            have = saved.get("config") or {}
+            show = lambda v: ",".join(map(str, v)) if isinstance(v, list) else v  # noqa: E731  (as --set takes it)
+            diffs += [f"--set {k}={show(norm(v))} (the run has {show(have.get(k))})" for k, v in value.items()
+                      if norm(v) != have.get(k)]
+        elif key == "dataset":
+            if not _same_dataset(value, saved.get("dataset")):
+                diffs.append(f"--dataset {value} (the run was trained on {saved.get('dataset')})")
+        elif key == "tensorboard":
+            if value != saved.get(key, True):
+                diffs.append("--no-tensorboard (the run logs to TensorBoard)" if not value else "TensorBoard logs "
+                             "(the run has none)")
+        elif norm(value) != saved.get(key):
+            name = {"algo": "algorithm", "env_id": "--env"}.get(key, option_name(key))
+            diffs.append(f"{name} {value} (the run has {saved.get(key)})")
+    if diffs:
+        raise OrlkitError(f"{out}: --resume continues the run as it was made, but this command asks for "
+                          f"{'; '.join(diffs)}. Drop those to continue it, or start a new run with another --out")
+
+
+def _same_dataset(asked: str, saved: str | None) -> bool:
+    """Whether two dataset names mean the same data source: equal, or paths to the same file."""
+    if saved is None or asked == saved:
+        return asked == saved
+    a, b = Path(asked), Path(saved)
+    return a.exists() and b.exists() and a.resolve() == b.resolve()
+
+
 def build(run: RunConfig, dataset: TransitionDataset | None = None) -> tuple[Algorithm, TransitionDataset, str | None]:
     """The algorithm, the (prepared) data it trains on and the evaluation env id for ``run``."""
     from orlkit.data.formats import check_fits_env
@@ -134,8 +191,8 @@ class _Run:
         if resume:
             if not (out / "config.json").exists():
                 raise OrlkitError(f"{out}: nothing to resume (no config.json); start without --resume")
-            saved = json.loads((out / "config.json").read_text())
-            run = RunConfig(**{**saved, "steps": run.steps, "compile": run.compile})  # compiling changes no state
+            run = saved_run_config(out, steps=run.steps, compile=run.compile)  # compiling changes no state
+            check_device(run.device)  # the run's own device (made on a GPU, resumed where there is none)
         elif (out / "config.json").exists():
             raise OrlkitError(f"{out} already holds a run; add --resume to continue it or choose another --out")
         raw = _dataset_for(run, dataset)
@@ -249,6 +306,7 @@ def _progress_bar(run: RunConfig, start: int, progress: bool, desc: str) -> tqdm
 def train(run: RunConfig, out_dir: str | Path, resume: bool = False, progress: bool = True,
           dataset: TransitionDataset | None = None) -> dict[str, Any]:
     """Train ``run`` into ``out_dir``; returns the summary (also written to ``summary.json``)."""
+    check_device(run.device)  # a device this machine cannot use: refused before any work
     check_precision(run.precision, run.device)  # bf16 on a CPU without bf16 matmuls: refused before any work
     flush_denormals()  # before any parallel torch work, so that OpenMP's threads start with it (train/denormal.py)
     r = _Run(run, out_dir, resume, dataset)
@@ -325,6 +383,7 @@ def train_together(run: RunConfig, seeds: list[int], out_dirs: list[str | Path],
     writes, up to floating-point rounding, and resumable by either function. Returns the summaries."""
     from orlkit.train.seeds import SeedStack, check_seeds, check_supported, share_data
 
+    check_device(run.device)
     check_precision(run.precision, run.device)
     flush_denormals()
     check_supported(run.algo)
@@ -384,7 +443,7 @@ def _check_together(run: RunConfig, seeds: list[int], outs: list[Path], resume: 
     missing = [str(o) for o in outs if not (o / "config.json").exists()]
     if missing:
         raise OrlkitError(f"{', '.join(missing)}: nothing to resume (no config.json); start without --resume")
-    saved = [json.loads((o / "config.json").read_text()) for o in outs]
+    saved = [read_run_config(o) for o in outs]
     for o, cfg, seed in zip(outs, saved, seeds, strict=True):
         if cfg.get("seed") != seed:
             raise OrlkitError(f"{o} holds seed {cfg.get('seed')}, not {seed}")
@@ -406,20 +465,20 @@ def _check_together(run: RunConfig, seeds: list[int], outs: list[Path], resume: 
     if len(set(steps)) != 1:
         where = ", ".join(f"{o}: {n}" for o, n in zip(outs, steps, strict=True))
         raise OrlkitError(f"the runs to resume stand at different steps ({where}); resume them one by one")
-    return RunConfig(**{**saved[0], "steps": run.steps, "compile": run.compile})  # compiling changes no state
+    run = saved_run_config(outs[0], steps=run.steps, compile=run.compile)  # compiling changes no state
+    check_device(run.device)  # the runs' own device (made on a GPU, resumed where there is none)
+    return run
 
 
 def load_run(out_dir: str | Path) -> tuple[Algorithm, RunConfig, str | None]:
     """The algorithm of a run directory, restored from its last checkpoint, with its config."""
     out = Path(out_dir)
-    if not (out / "config.json").exists():
-        raise OrlkitError(f"{out}: not a run directory (no config.json)")
-    saved = json.loads((out / "config.json").read_text())
+    saved = read_run_config(out)
     if saved.get("kind") == "online":  # a run of orlkit.train.online: no dataset, the env it acted in
         saved = {"algo": saved["algo"], "dataset": f"online:{saved['env_id']}", "steps": saved["steps"],
                  "seed": saved["seed"], "env_id": saved["env_id"], "env_kwargs": saved["env_kwargs"],
                  "config": saved["algo_config"]}
-    run = RunConfig(**saved)
+    run = _run_config(saved, out)
     ckpt = latest_checkpoint(out / "checkpoints")
     if ckpt is None:
         raise OrlkitError(f"{out}: no checkpoint found in {out / 'checkpoints'}")

@@ -91,8 +91,59 @@ def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> Path:
 
 
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
+    """The JSON objects of a ``.jsonl`` log, one per line (``[]`` when there is no file). A line that is not a JSON
+    object (an edited or damaged log) raises one OrlkitError naming the file and the line."""
+    from orlkit.errors import OrlkitError
+
     path = Path(path)
     if not path.exists():
         return []
-    with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
+    rows = []
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise OrlkitError(f"{path}, line {n}: not a JSON object ({e.msg}); the log is damaged. Delete that "
+                                  "line (and any after it) to use the run") from None
+            if not isinstance(row, dict):
+                raise OrlkitError(f"{path}, line {n}: a log line must be a JSON object, got {type(row).__name__}")
+            rows.append(row)
+    return rows
+
+
+def read_run_config(run_dir: str | Path) -> dict[str, Any]:
+    """A run directory's ``config.json`` as a dict: one OrlkitError if it is missing, unreadable or not an object."""
+    from orlkit.errors import OrlkitError
+
+    path = Path(run_dir) / "config.json"
+    if not path.exists():
+        raise OrlkitError(f"{run_dir}: not a run directory (no config.json)")
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise OrlkitError(f"{path}: cannot read the run's config ({type(e).__name__}: {e})") from None
+    if not isinstance(saved, dict):
+        raise OrlkitError(f"{path}: a run's config is a JSON object, got {type(saved).__name__}")
+    return saved
+
+
+def check_output_path(path: str | Path, directory: bool = False) -> None:
+    """Refuse, before any work, an output path that cannot be written: a file where a directory is wanted (or the
+    other way round), or a parent that is a file or not writable. Creates nothing."""
+    import os
+
+    from orlkit.errors import OrlkitError
+
+    p = Path(path)
+    if p.exists() and p.is_dir() != directory:
+        raise OrlkitError(f"{path}: exists and is {'not ' if directory else ''}a directory; choose another path")
+    ancestor = p.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise OrlkitError(f"{path}: cannot be written: {ancestor} is a file, not a directory")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise OrlkitError(f"{path}: cannot be written: no permission to write in {ancestor}")

@@ -5,16 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from orlkit.errors import OrlkitError
-from orlkit.train.io import read_jsonl, save_figure
+from orlkit.train.io import check_output_path, read_jsonl, read_run_config, save_figure
 
 
-def _label(run_dir: Path) -> str:
-    import json
-
-    config = json.loads((run_dir / "config.json").read_text())
+def _label(config: dict) -> str:
     dataset = Path(str(config.get("dataset", ""))).stem
     on = f" on {dataset}" if dataset else ""
-    return f"{config['algo']}{on} (seed {config['seed']})"
+    return f"{config.get('algo', '?')}{on} (seed {config.get('seed', '?')})"
 
 
 def plot_runs(run_dirs: list[str | Path], out: str | Path) -> list[Path]:
@@ -26,11 +23,19 @@ def plot_runs(run_dirs: list[str | Path], out: str | Path) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    check_output_path(out, directory=True)
     runs = []
+    labels = {}
     for d in map(Path, run_dirs):
-        rows = read_jsonl(d / "eval.jsonl")
-        if not (d / "config.json").exists() or not rows:
+        if not (d / "config.json").exists():
             raise OrlkitError(f"{d}: not a run directory with evaluations (need config.json and eval.jsonl)")
+        labels[d] = _label(read_run_config(d))
+        rows = read_jsonl(d / "eval.jsonl")
+        if not rows:
+            raise OrlkitError(f"{d}: not a run directory with evaluations (need config.json and eval.jsonl)")
+        bad = next((i for i, r in enumerate(rows, 1) if not {"step", "return_mean"} <= r.keys()), None)
+        if bad is not None:
+            raise OrlkitError(f"{d / 'eval.jsonl'}, line {bad}: an evaluation row needs 'step' and 'return_mean'")
         runs.append((d, rows))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -38,7 +43,7 @@ def plot_runs(run_dirs: list[str | Path], out: str | Path) -> list[Path]:
 
     fig, ax = plt.subplots(figsize=(6, 4))
     for d, rows in runs:
-        ax.plot([r["step"] for r in rows], [r["return_mean"] for r in rows], marker="o", label=_label(d))
+        ax.plot([r["step"] for r in rows], [r["return_mean"] for r in rows], marker="o", label=labels[d])
     ax.set(xlabel="gradient updates", ylabel="return (evaluation mean)", title="Learning curves")
     ax.legend()
     fig.tight_layout()
@@ -52,9 +57,9 @@ def plot_runs(run_dirs: list[str | Path], out: str | Path) -> list[Path]:
         for i, (d, rows) in enumerate(with_q):
             color = f"C{i}"
             steps = [r["step"] for r in rows]
-            ax.plot(steps, [r["q_estimate"] for r in rows], color=color, marker="o", label=f"{_label(d)}: Q̂(s0, π(s0))")
+            ax.plot(steps, [r["q_estimate"] for r in rows], color=color, marker="o", label=f"{labels[d]}: Q̂(s0, π(s0))")
             ax.plot(steps, [r["discounted_return_mean"] for r in rows], color=color, linestyle="--", marker="x",
-                    label=f"{_label(d)}: real discounted return")
+                    label=f"{labels[d]}: real discounted return")
         ax.set(xlabel="gradient updates", ylabel="value", title="Critic's estimate vs real return")
         ax.set_yscale("symlog")
         ax.legend(fontsize=7)

@@ -317,7 +317,7 @@ def train_seeds(algo: str, dataset: Any, seeds: Sequence[int], steps: int, confi
     from tqdm.auto import tqdm
 
     from orlkit.algos import DataSpec, config_from_dict, make_algorithm
-    from orlkit.nets.precision import autocast, check_precision
+    from orlkit.nets.precision import autocast, check_device, check_precision
     from orlkit.train.fit import _compile_errors
 
     seeds = [int(s) for s in seeds]
@@ -326,6 +326,7 @@ def train_seeds(algo: str, dataset: Any, seeds: Sequence[int], steps: int, confi
         raise OrlkitError(f"train_seeds: compile must be True or False, got {compile!r}")
     if steps < 1 or log_every < 1:
         raise OrlkitError(f"steps and log_every must be at least 1, got {steps} and {log_every}")
+    check_device(device)
     check_precision(precision, device)
     check_supported(algo)
     spec = DataSpec.from_dataset(dataset)
