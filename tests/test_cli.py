@@ -202,6 +202,49 @@ def test_a_damaged_config_or_log_exits_2_naming_the_file(data: dict[str, str], t
         assert_bad_input(main(argv), capsys.readouterr().err, "config.json", "cannot read")
 
 
+@pytest.mark.parametrize("argv", [
+    ["data", "make", "cartpole-medium", "--seed", "-4"],
+    ["online", "sac", "--env", "Pendulum-v1", "--steps", "50", "--seed", "-2"],
+    ["eval", "runs/x", "--seed", "-1"],
+    ["ope", "runs/x", "--seed", "-1"],
+    ["train", "bc", "--dataset", "cartpole-medium", "--seed", "-1"],
+])
+def test_a_negative_seed_is_refused_by_every_command(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert_bad_input(info.value.code, capsys.readouterr().err, "--seed", "non-negative integer")
+
+
+def test_output_files_that_cannot_be_written_are_refused_before_the_work(
+        data: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    afile = tmp_path / "notes.txt"
+    afile.write_text("keep me")
+    inside = str(afile / "out.npz")
+    for argv in (["data", "make", "nosuch-data-never-made", "--out", inside],
+                 ["relabel", "--reward", "no-model", "--dataset", data["cartpole"], "--out", inside],
+                 ["demo", "goal-classifier", "--plot", str(afile / "gc.png")],
+                 ["data", "make", "cartpole-medium", "--out", str(tmp_path)]):
+        assert_bad_input(main(argv), capsys.readouterr().err, str(afile if "notes" in argv[-1] else tmp_path))
+    assert afile.read_text() == "keep me"
+
+
+def test_an_os_error_is_one_line_naming_the_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """What the file system refuses past the early checks (a read-only disk, /proc) is one message, exit 2."""
+    import orlkit.cli as cli
+
+    def refuse(args):
+        raise PermissionError(13, "Permission denied", str(tmp_path / "x"))
+
+    monkeypatch.setattr(cli, "cmd_algos", refuse)
+    assert_bad_input(main(["algos"]), capsys.readouterr().err, str(tmp_path / "x"), "Permission denied")
+
+
+def test_online_refuses_start_steps_that_leave_no_update(capsys: pytest.CaptureFixture[str]) -> None:
+    rc = main(["online", "sac", "--env", "Pendulum-v1", "--steps", "100", "--start-steps", "500"])
+    assert_bad_input(rc, capsys.readouterr().err, "--start-steps 500", "--steps 100", "never update")
+
+
 def test_resume_of_an_empty_directory_exits_2(data: dict[str, str], tmp_path: Path,
                                               capsys: pytest.CaptureFixture[str]) -> None:
     rc = main(train_args(data["cartpole"], tmp_path, "--resume"))

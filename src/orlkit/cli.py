@@ -169,6 +169,9 @@ def cmd_online(args: argparse.Namespace) -> int:
 
     if args.algo not in ONLINE_ALGOS:
         raise OrlkitError(f"online training supports {', '.join(ONLINE_ALGOS)}, not '{args.algo}'")
+    if not args.resume and args.start_steps >= args.steps:
+        raise OrlkitError(f"--start-steps {args.start_steps} is not below --steps {args.steps}: the agent would act "
+                          "at random throughout and never update; ask for more --steps or fewer --start-steps")
     out = args.out or f"runs/{args.algo}-online-{args.env.replace('/', '_')}-seed{args.seed}"
     run = OnlineConfig(env_id=args.env, steps=args.steps, seed=args.seed, start_steps=args.start_steps,
                        update_after=args.start_steps, eval_every=args.eval_every, eval_episodes=args.eval_episodes,
@@ -188,7 +191,7 @@ def cmd_online(args: argparse.Namespace) -> int:
     summary = train_online(algo, run, out, resume=args.resume, progress=not args.quiet)
     ev = summary["final_eval"] or {}
     rows = [["env steps", summary["steps"]], ["wall time (s)", round(summary["wall_time_s"], 1)]]
-    rows += [[k, v] for k, v in ev.items() if k != "step"]
+    rows += [[k, v] for k, v in ev.items() if k not in ("step", "wall_time_s")]
     print(format_table(["result", "value"], rows))
     print(f"run directory: {out}")
     return 0
@@ -199,7 +202,9 @@ def cmd_relabel(args: argparse.Namespace) -> int:
     from orlkit.data.registry import resolve_dataset
     from orlkit.rewards.base import load_reward_model
     from orlkit.rewards.preference_rl import relabel_dataset
+    from orlkit.train.io import check_output_path
 
+    check_output_path(args.out)
     model = load_reward_model(args.reward)
     ds = resolve_dataset(args.dataset)
     out = relabel_dataset(ds, model)
@@ -280,13 +285,21 @@ def cmd_data(args: argparse.Namespace) -> int:
                            [[n, DATASETS[n].env_id, DATASETS[n].description] for n in names]))
     elif args.data_cmd == "make":
         from orlkit.data.formats import save_dataset
+        from orlkit.data.registry import cache_path
+        from orlkit.train.io import check_output_path
 
+        if args.out:
+            check_output_path(args.out)  # before the dataset is made (minutes for the locomotion ones)
+        # (an unknown name is refused by make_dataset, with the list of names)
+        cached = args.name in dataset_names() and cache_path(args.name, args.seed).exists()
         ds = make_dataset(args.name, seed=args.seed)
         if args.out:
             save_dataset(ds, args.out)
             print(f"wrote {ds.n_transitions} transitions to {args.out}")
         else:
-            print(f"made {args.name} ({ds.n_transitions} transitions), cached")
+            how = "already in the cache" if cached else "made and cached"
+            print(f"{args.name} (seed {args.seed}, {ds.n_transitions} transitions): {how} at "
+                  f"{cache_path(args.name, args.seed)}")
     elif args.data_cmd == "info":
         info = resolve_dataset(args.name).info()
         if args.json:
@@ -311,9 +324,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.plot:
         if "plot_path" not in inspect.signature(demo_main).parameters:
             raise OrlkitError(f"demo '{args.demo}' draws no plot; --plot works with: preferences, goal-classifier")
-        from orlkit.train.io import figure_format
+        from orlkit.train.io import check_output_path, figure_format
 
         figure_format(args.plot)  # a path it cannot write is refused before the demo's runs, not after them
+        check_output_path(args.plot)
         kwargs["plot_path"] = args.plot
     if args.dataset is not None:
         if "dataset" not in inspect.signature(demo_main).parameters:
@@ -341,6 +355,17 @@ def cmd_algos(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------- parser
+def _seed(text: str) -> int:
+    """``--seed``: a non-negative integer (NumPy, Gymnasium and torch take no negative seeds)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"a seed is a non-negative integer, got {text!r}")
+    return value
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2 (argparse's own convention)
         self.exit(2, f"orlkit: error: {message} (see '{self.prog} --help')\n")
@@ -355,10 +380,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train an algorithm on a dataset")
     t.add_argument("algo", help="algorithm name (see 'orlkit algos')")
-    t.add_argument("--dataset", required=True, help="built-in name, .npz/.hdf5/.parquet path, or minari:ID")
+    t.add_argument("--dataset", required=True, help="built-in name, .npz/.hdf5/.parquet path, .csv/.parquet event "
+                   "log, or minari:ID")
     t.add_argument("--env", help="evaluation environment id (default: the dataset's)")
     t.add_argument("--steps", type=int, default=10_000, help="total gradient updates (default 10000)")
-    t.add_argument("--seed", type=int, default=None, help="seed (default 0)")
+    t.add_argument("--seed", type=_seed, default=None, help="seed (default 0)")
     t.add_argument("--seeds", help="several seeds at once in one process, vectorised (e.g. 0,1,2 or 0-4; "
                    "bc, pct-bc, iql, td3bc, cql-continuous, cql-discrete; with --compile, compiled for all seeds at "
                    "once): one run directory per seed, OUT/seedS or runs/ALGO-DATASET-seedS")
@@ -387,7 +413,7 @@ def build_parser() -> argparse.ArgumentParser:
     on.add_argument("--env", required=True, help="environment id, e.g. Pendulum-v1, Hopper-v5")
     on.add_argument("--steps", type=int, default=50_000, help="environment steps (one update per step)")
     on.add_argument("--start-steps", type=int, default=1_000, help="uniform random actions first")
-    on.add_argument("--seed", type=int, default=0)
+    on.add_argument("--seed", type=_seed, default=0)
     on.add_argument("--out", help="run directory (default runs/ALGO-online-ENV-seedS)")
     on.add_argument("--eval-every", type=int, default=5_000)
     on.add_argument("--eval-episodes", type=int, default=5)
@@ -409,7 +435,7 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("eval", help="evaluate a run directory's last checkpoint")
     e.add_argument("dir")
     e.add_argument("--episodes", type=int, default=10)
-    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--seed", type=_seed, default=0, help="seed of the first episode (default 0)")
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=cmd_eval)
 
@@ -419,7 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--gamma", type=float, help="discount (default: the algorithm's gamma, else 0.99)")
     o.add_argument("--epsilon", type=float, default=0.0, help="evaluate the ε-greedy policy (default 0: greedy)")
     o.add_argument("--fqe-steps", type=int, default=5000, help="FQE gradient updates")
-    o.add_argument("--seed", type=int, default=0, help="seed of FQE, behavior cloning and the bootstrap")
+    o.add_argument("--seed", type=_seed, default=0, help="seed of FQE, behavior cloning and the bootstrap")
     o.add_argument("--json", action="store_true")
     o.set_defaults(func=cmd_ope)
 
@@ -429,7 +455,7 @@ def build_parser() -> argparse.ArgumentParser:
     dm = dsub.add_parser("make", help="make (and cache) a built-in dataset")
     dm.add_argument("name")
     dm.add_argument("--out", help="also write it to this .npz/.hdf5/.parquet path")
-    dm.add_argument("--seed", type=int, default=0)
+    dm.add_argument("--seed", type=_seed, default=0)
     di = dsub.add_parser("info", help="summary of a built-in dataset or a file")
     di.add_argument("name", help="built-in name, file path or minari:ID")
     di.add_argument("--json", action="store_true")
@@ -468,6 +494,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("orlkit: interrupted", file=sys.stderr)
         return 130
+    except OSError as e:  # the file system said no (a path that cannot be made, no permission, a full disk)
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"orlkit: error: {where}{e.strerror or e}", file=sys.stderr)
+        return 2
     except Exception:  # an orlkit bug: show where, exit 1
         traceback.print_exc()
         print("orlkit: internal error (the traceback above is a bug report)", file=sys.stderr)

@@ -266,6 +266,40 @@ def length_mismatch() -> None:
     load_dataset_file(write_npz("short_rewards.npz", cols))
 
 
+def huge_action_ids() -> None:
+    cols = columns()
+    cols["actions"] = cols["actions"].astype(np.int64)
+    cols["actions"][2] = 2**40
+    load_dataset_file(write_npz("huge_ids.npz", cols))
+
+
+def flat_float_actions() -> None:
+    cols = columns()
+    cols["actions"] = cols["actions"].astype(np.float32)
+    load_dataset_file(write_npz("flat_float_actions.npz", cols))
+
+
+def bytes_actions_hdf5() -> None:
+    cols = columns()
+    cols["actions"] = np.array([b"a", b"b", b"c", b"a", b"b", b"c"])
+    load_dataset_file(write_hdf5("bytes_actions.hdf5", cols))
+
+
+def scalar_rewards_hdf5() -> None:
+    cols = columns()
+    cols["rewards"] = np.float32(1.0)
+    load_dataset_file(write_hdf5("scalar_rewards.hdf5", cols))
+
+
+def group_rewards_hdf5() -> None:
+    cols = columns()
+    rewards = cols.pop("rewards")
+    path = write_hdf5("group_rewards.hdf5", cols)
+    with h5py.File(path, "a") as f:
+        f.create_group("rewards")["values"] = rewards
+    load_dataset_file(path)
+
+
 def flat_obs() -> None:
     cols = columns()
     cols["obs"] = cols["obs"][:, 0]
@@ -436,6 +470,16 @@ CASES = [
          "after a dropped row", nan_obs_derived_next_obs, ("no_next_obs.hdf5", "field 'obs'", "row 4")),
     Case("length_mismatch", "`rewards` one row shorter than `obs`", length_mismatch,
          ("short_rewards.npz", "field 'rewards'", "has 5 rows but 'obs' has 6")),
+    Case("scalar_rewards", "`rewards` a single number instead of one per row (.hdf5)", scalar_rewards_hdf5,
+         ("scalar_rewards.hdf5", "field 'rewards'", "single value")),
+    Case("group_rewards", "`rewards` stored as an HDF5 group instead of an array", group_rewards_hdf5,
+         ("group_rewards.hdf5", "field 'rewards'", "HDF5 group")),
+    Case("huge_action_ids", "discrete action id 2^40 with no environment to give the action space", huge_action_ids,
+         ("huge_ids.npz", "field 'actions'", "1099511627776", "0..65535")),
+    Case("flat_float_actions", "1-d float actions (neither integer ids nor (N, action_dim) vectors)",
+         flat_float_actions, ("flat_float_actions.npz", "field 'actions'", "(6,) of floats", "integer ids")),
+    Case("bytes_actions", "actions stored as byte strings (.hdf5)", bytes_actions_hdf5,
+         ("bytes_actions.hdf5", "field 'actions'", "not numeric")),
     Case("flat_obs", "`obs` of shape (N,) instead of (N, obs_dim)", flat_obs,
          ("flat_obs.npz", "field 'obs'", "(6,)")),
     Case("float_actions", "float actions for a discrete action space (n_actions=3)", float_actions_discrete,
@@ -505,6 +549,14 @@ def message(case: Case) -> str:
     with pytest.raises(DatasetError) as err:
         case.run()
     return str(err.value)
+
+
+def test_boolean_actions_are_the_two_discrete_actions_0_and_1() -> None:
+    """A yes/no decision stored as booleans (send a notification or not) is a discrete action space of 2."""
+    cols = columns()
+    cols["actions"] = np.array([True, False, False, True, False, False])
+    ds = TransitionDataset(**cols)
+    assert ds.n_actions == 2 and ds.actions.dtype == np.int64 and ds.actions.tolist() == [1, 0, 0, 1, 0, 0]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])

@@ -84,6 +84,11 @@ def _as_float(x: Any, name: str, source: str | None) -> np.ndarray:
     return arr
 
 
+# The most discrete actions a dataset's action space is inferred to have (0..max id) when nothing gives it:
+# a policy has one output per action, so an id of 2**40 would ask for terabytes.
+MAX_INFERRED_ACTIONS = 65_536
+
+
 class TransitionDataset:
     """Validated columnar transitions with episode structure.
 
@@ -119,7 +124,10 @@ class TransitionDataset:
         for name, col in columns.items():
             if col is None:
                 raise DatasetError("required field is missing", source=source, field=name)
-            length = len(np.asarray(col)) if np.ndim(col) else 0
+            if not np.ndim(col):
+                raise DatasetError(f"is a single value (shape ()); expected one per row, {n} rows as 'obs' has",
+                                   source=source, field=name)
+            length = len(np.asarray(col))
             if length != n:
                 raise DatasetError(f"has {length} rows but 'obs' has {n}", source=source, field=name)
 
@@ -140,7 +148,20 @@ class TransitionDataset:
                                    source=source, field=name)
 
         act = np.asarray(actions)
+        if act.dtype == np.bool_ and act.ndim == 1:  # a yes/no decision: discrete actions 0 and 1
+            act = act.astype(np.int64)
+            n_actions = 2 if n_actions is None else n_actions
+        if act.dtype.kind not in "iuf":
+            raise DatasetError(f"dtype {act.dtype} is not numeric; actions are integer ids (discrete) or float "
+                               "vectors (continuous)", source=source, field="actions")
         if np.issubdtype(act.dtype, np.integer) and act.ndim == 1:
+            if n_actions is None:
+                top = int(act.max())
+                if top >= MAX_INFERRED_ACTIONS:
+                    raise DatasetError(
+                        f"action ids go up to {top}; without an environment the action space is taken as 0..max id, "
+                        f"one policy output per id, so ids must lie in 0..{MAX_INFERRED_ACTIONS - 1}. Number the "
+                        "actions 0..K-1 (or give --env, whose action space decides)", source=source, field="actions")
             self.n_actions = int(n_actions) if n_actions is not None else int(act.max()) + 1
             row = _first_bad_row((act < 0) | (act >= self.n_actions))
             if row is not None:
@@ -154,16 +175,19 @@ class TransitionDataset:
                                source=source, field="actions")
         else:
             if act.ndim != 2:
-                raise DatasetError(f"continuous actions need shape (N, action_dim), got {act.shape}",
+                kind = " of floats (discrete actions are integer ids)" if act.ndim == 1 else ""
+                raise DatasetError(f"continuous actions need shape (N, action_dim), got {act.shape}{kind}",
                                    source=source, field="actions")
             self.n_actions = None
             self.actions = _as_float(act, "actions", source)
         self.extras: dict[str, np.ndarray] = {}
         for name, col in (extras or {}).items():
             arr = np.asarray(col)
-            if arr.ndim == 0 or len(arr) != n:
-                raise DatasetError(f"has {len(arr) if arr.ndim else 0} rows but 'obs' has {n}", source=source,
-                                   field=name)
+            if arr.ndim == 0:
+                raise DatasetError(f"is a single value (shape ()); expected one per row, {n} rows as 'obs' has",
+                                   source=source, field=name)
+            if len(arr) != n:
+                raise DatasetError(f"has {len(arr)} rows but 'obs' has {n}", source=source, field=name)
             if np.issubdtype(arr.dtype, np.floating):
                 arr = _as_float(arr, name, source)
             self.extras[name] = arr

@@ -350,6 +350,12 @@ def _read_hdf5(path: Path, source: str) -> tuple[Columns, dict[str, Any], Column
     try:
         with h5py.File(path, "r") as f:
             available = {k for k in f.keys() if isinstance(f[k], h5py.Dataset)}
+            for field in FIELDS:  # a column stored as a group would otherwise read as missing
+                group = next((a for a in _ALIASES.get(field, (field,)) if isinstance(f.get(a), h5py.Group)), None)
+                if group is not None:
+                    raise DatasetError(f"{group!r} is an HDF5 group, not a dataset; store the column as an array "
+                                       "(an HDF5 dataset) at the file's root, as D4RL files do", source=source,
+                                       field=field)
             names = _resolve(available, "dataset", source, optional=("next_obs",))
             columns = {field: _hdf5_array(f[key], field, source) for field, key in names.items()}
             extras = {name: _hdf5_array(f[key], name, source) for name, key in _extra_keys(available).items()}

@@ -107,15 +107,21 @@ def cache_dir() -> Path:
     return Path(os.environ.get("ORLKIT_CACHE", Path.home() / ".cache" / "orlkit")) / "datasets"
 
 
+def cache_path(name: str, seed: int = 0) -> Path:
+    """Where the cache keeps the built-in dataset ``name`` made with ``seed`` (in its current version)."""
+    dataset_names()  # registers the built-in makers
+    return cache_dir() / f"{name}-seed{seed}-v{DATASETS[name].version}.npz"
+
+
 def make_dataset(name: str, seed: int = 0, cache: bool = True) -> TransitionDataset:
     """The built-in dataset ``name`` made with ``seed`` (read from the cache when it is there)."""
     from orlkit.data.formats import load_dataset_file, save_dataset
 
     if name not in dataset_names():
         raise OrlkitError(f"unknown dataset '{name}'; built-in names: {', '.join(dataset_names())} "
-                          "(or give a path to a .npz/.hdf5/.parquet file, or minari:ID)")
+                          "(or give a path to a .npz/.hdf5/.parquet file, a .csv/.parquet event log, or minari:ID)")
     maker = DATASETS[name]
-    path = cache_dir() / f"{name}-seed{seed}-v{maker.version}.npz"
+    path = cache_path(name, seed)
     if cache and path.exists():
         ds = load_dataset_file(path)
     else:
