@@ -315,6 +315,8 @@ def test_online_train_eval_and_resume(tmp_path: Path, capsys: pytest.CaptureFixt
     capsys.readouterr()
     assert main(args[:4] + ["--steps", "500", "--out", out, "--resume", "--set", "hidden=8"]) == 2
     assert "--set cannot change" in capsys.readouterr().err
+    rc = main(args[:4] + ["--steps", "500", "--out", out, "--resume", "--eval-every", "50", "--start-steps", "100"])
+    assert_bad_input(rc, capsys.readouterr().err, "--resume", "--eval-every 50 (the run has 200)")
     assert main(["online", "dqn", "--env", "Pendulum-v1"]) == 2
     assert main(["online", "sac", "--env", "CartPole-v1"]) == 2
     assert "continuous (Box) action space" in capsys.readouterr().err

@@ -169,21 +169,31 @@ def cmd_online(args: argparse.Namespace) -> int:
 
     if args.algo not in ONLINE_ALGOS:
         raise OrlkitError(f"online training supports {', '.join(ONLINE_ALGOS)}, not '{args.algo}'")
-    if not args.resume and args.start_steps >= args.steps:
-        raise OrlkitError(f"--start-steps {args.start_steps} is not below --steps {args.steps}: the agent would act "
+    # The options the user typed (None: not given, OnlineConfig's default applies): on --resume each must match.
+    typed = {"start_steps": args.start_steps, "eval_every": args.eval_every, "eval_episodes": args.eval_episodes,
+             "snapshot_every": args.snapshot_every, "precision": args.precision, "seed": args.seed}
+    typed = {k: v for k, v in typed.items() if v is not None}
+    if "start_steps" in typed:
+        typed["update_after"] = typed["start_steps"]
+    seed = typed.get("seed", 0)
+    out = args.out or f"runs/{args.algo}-online-{args.env.replace('/', '_')}-seed{seed}"
+    resuming = args.resume and (Path(out) / "config.json").exists()
+    run = OnlineConfig(env_id=args.env, steps=args.steps, **typed)
+    if not resuming and run.start_steps >= run.steps:
+        raise OrlkitError(f"--start-steps {run.start_steps} is not below --steps {run.steps}: the agent would act "
                           "at random throughout and never update; ask for more --steps or fewer --start-steps")
-    out = args.out or f"runs/{args.algo}-online-{args.env.replace('/', '_')}-seed{args.seed}"
-    run = OnlineConfig(env_id=args.env, steps=args.steps, seed=args.seed, start_steps=args.start_steps,
-                       update_after=args.start_steps, eval_every=args.eval_every, eval_episodes=args.eval_episodes,
-                       snapshot_every=args.snapshot_every, precision=args.precision)
     spec = continuous_spec(args.env)
     from orlkit.algos import config_from_dict
+    from orlkit.train.fit import check_resume_request
+    from orlkit.train.io import read_run_config
 
     config = parse_overrides(args.algo, args.set or [])
-    if args.resume and (Path(out) / "config.json").exists():  # the run's own config, not today's flags
+    if resuming:  # the run's own config, not today's flags
         if args.set:
             raise OrlkitError("--set cannot change the config of a run being resumed")
-        saved = json.loads((Path(out) / "config.json").read_text())
+        check_resume_request(out, {"algo": args.algo, "env_id": args.env,
+                                   **{k: v for k, v in typed.items() if k != "update_after"}})
+        saved = read_run_config(out)
         config = saved["algo_config"]
         # fields added after the run was made (e.g. precision) keep their defaults
         run = OnlineConfig(**{**{k: saved[k] for k in dataclasses.asdict(run) if k in saved}, "steps": args.steps})
@@ -205,6 +215,9 @@ def cmd_relabel(args: argparse.Namespace) -> int:
     from orlkit.train.io import check_output_path
 
     check_output_path(args.out)
+    if Path(args.dataset).exists() and Path(args.out).exists() and Path(args.out).samefile(args.dataset):
+        raise OrlkitError(f"--out {args.out} is the dataset being relabelled; write the relabelled copy elsewhere "
+                          "(the original's rewards would be lost)")
     model = load_reward_model(args.reward)
     ds = resolve_dataset(args.dataset)
     out = relabel_dataset(ds, model)
@@ -411,17 +424,20 @@ def build_parser() -> argparse.ArgumentParser:
     on = sub.add_parser("online", help="train an off-policy agent by acting in an environment (SAC)")
     on.add_argument("algo", help="algorithm name: sac")
     on.add_argument("--env", required=True, help="environment id, e.g. Pendulum-v1, Hopper-v5")
-    on.add_argument("--steps", type=int, default=50_000, help="environment steps (one update per step)")
-    on.add_argument("--start-steps", type=int, default=1_000, help="uniform random actions first")
-    on.add_argument("--seed", type=_seed, default=0)
+    on.add_argument("--steps", type=int, default=50_000, help="environment steps, one update per step (default 50000)")
+    on.add_argument("--start-steps", type=int, help="uniform random actions first (default 1000)")
+    on.add_argument("--seed", type=_seed, help="seed (default 0)")
     on.add_argument("--out", help="run directory (default runs/ALGO-online-ENV-seedS)")
-    on.add_argument("--eval-every", type=int, default=5_000)
-    on.add_argument("--eval-episodes", type=int, default=5)
-    on.add_argument("--snapshot-every", type=int, default=0, help="keep the policy every N steps (snapshots/)")
+    on.add_argument("--eval-every", type=int, help="evaluate every N environment steps (default 5000; 0: at the end "
+                    "only)")
+    on.add_argument("--eval-episodes", type=int, help="episodes per evaluation (default 5)")
+    on.add_argument("--snapshot-every", type=int, help="keep the policy every N steps in snapshots/ (default 0: "
+                    "never)")
     on.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config field (repeatable)")
-    on.add_argument("--resume", action="store_true", help="continue DIR's last checkpoint up to --steps")
-    on.add_argument("--precision", choices=PRECISIONS, default="fp32",
-                    help="bf16: matmuls in bfloat16 (autocast); on the CPU only with AVX512-BF16 or AMX")
+    on.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint up "
+                    "to --steps, as it was made (other options must match it or be left out)")
+    on.add_argument("--precision", choices=PRECISIONS,
+                    help="bf16: matmuls in bfloat16 (autocast); on the CPU only with AVX512-BF16 or AMX; default fp32")
     on.add_argument("--quiet", action="store_true", help="no progress bar")
     on.set_defaults(func=cmd_online)
 

@@ -641,4 +641,5 @@ def _check_box_action_fit(ds: TransitionDataset, space: gym.spaces.Box, source: 
 
 _READERS = {".npz": _read_npz, ".hdf5": _read_hdf5, ".h5": _read_hdf5, ".parquet": _read_parquet}
 _WRITERS = {".npz": _write_npz, ".hdf5": _write_hdf5, ".h5": _write_hdf5, ".parquet": _write_parquet}
-_KNOWN_KINDS = ".npz, .hdf5, .h5, .parquet, or 'minari:DATASET_ID' for a local Minari dataset"
+_KNOWN_KINDS = (".npz, .hdf5, .h5, .parquet, or 'minari:DATASET_ID' for a local Minari dataset (and, through "
+                "the CLI or resolve_dataset, a .csv or .parquet event log)")
