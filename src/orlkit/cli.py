@@ -100,13 +100,12 @@ def cmd_train(args: argparse.Namespace) -> int:
             asked["tensorboard"] = False
         if seeds is None and args.seed is not None:
             asked["seed"] = args.seed
-        outs = _seed_dirs(args, run, seeds) if seeds is not None else [Path(out)]
-        for o in outs:
-            if (o / "config.json").exists():  # a missing one is reported by train()
-                check_resume_request(o, asked)
-    else:
-        for o in _seed_dirs(args, run, seeds) if seeds is not None else [Path(out)]:
+    outs = _seed_dirs(args, run, seeds) if seeds is not None else [Path(out)]
+    for o in outs:
+        if not args.resume:
             check_output_path(o, directory=True)
+        elif (o / "config.json").exists():  # a missing one is reported by train()
+            check_resume_request(o, asked)
     if seeds is not None:
         return _train_seeds(args, run, seeds, dataset)
     summary = train(run, out, resume=args.resume, progress=not args.quiet, dataset=dataset)

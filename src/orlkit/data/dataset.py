@@ -85,8 +85,17 @@ def _as_float(x: Any, name: str, source: str | None) -> np.ndarray:
 
 
 # The most discrete actions a dataset's action space is inferred to have (0..max id) when nothing gives it:
-# a policy has one output per action, so an id of 2**40 would ask for terabytes.
+# a policy has one output per action, so an id of 2**40 would ask for a petabyte-sized output layer.
 MAX_INFERRED_ACTIONS = 65_536
+
+
+def _check_rows(col: Any, n: int, name: str, source: str | None) -> None:
+    """A column must hold one value per row: ``n``, as ``obs`` has."""
+    if not np.ndim(col):
+        raise DatasetError(f"is a single value (shape ()); expected one per row, {n} rows as 'obs' has",
+                           source=source, field=name)
+    if len(col) != n:
+        raise DatasetError(f"has {len(col)} rows but 'obs' has {n}", source=source, field=name)
 
 
 class TransitionDataset:
@@ -124,12 +133,7 @@ class TransitionDataset:
         for name, col in columns.items():
             if col is None:
                 raise DatasetError("required field is missing", source=source, field=name)
-            if not np.ndim(col):
-                raise DatasetError(f"is a single value (shape ()); expected one per row, {n} rows as 'obs' has",
-                                   source=source, field=name)
-            length = len(np.asarray(col))
-            if length != n:
-                raise DatasetError(f"has {length} rows but 'obs' has {n}", source=source, field=name)
+            _check_rows(col, n, name, source)
 
         self.obs = _as_float(obs_arr, "obs", source)
         self.next_obs = _as_float(next_obs, "next_obs", source)
@@ -157,12 +161,13 @@ class TransitionDataset:
         if np.issubdtype(act.dtype, np.integer) and act.ndim == 1:
             if n_actions is None:
                 top = int(act.max())
+                n_actions = top + 1
                 if top >= MAX_INFERRED_ACTIONS:
                     raise DatasetError(
                         f"action ids go up to {top}; without an environment the action space is taken as 0..max id, "
                         f"one policy output per id, so ids must lie in 0..{MAX_INFERRED_ACTIONS - 1}. Number the "
                         "actions 0..K-1 (or give --env, whose action space decides)", source=source, field="actions")
-            self.n_actions = int(n_actions) if n_actions is not None else int(act.max()) + 1
+            self.n_actions = int(n_actions)
             row = _first_bad_row((act < 0) | (act >= self.n_actions))
             if row is not None:
                 raise DatasetError(f"action {int(act[row])} is outside the action space "
@@ -183,11 +188,7 @@ class TransitionDataset:
         self.extras: dict[str, np.ndarray] = {}
         for name, col in (extras or {}).items():
             arr = np.asarray(col)
-            if arr.ndim == 0:
-                raise DatasetError(f"is a single value (shape ()); expected one per row, {n} rows as 'obs' has",
-                                   source=source, field=name)
-            if len(arr) != n:
-                raise DatasetError(f"has {len(arr)} rows but 'obs' has {n}", source=source, field=name)
+            _check_rows(arr, n, name, source)
             if np.issubdtype(arr.dtype, np.floating):
                 arr = _as_float(arr, name, source)
             self.extras[name] = arr
